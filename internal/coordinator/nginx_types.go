@@ -1,0 +1,44 @@
+package coordinator
+
+// NginxFacts describes the nginx the charm talks to, detected once per
+// container boot.
+type NginxFacts struct {
+	// Version is nginx's version ("1.22.1"); "" when unknown.
+	Version string
+	// IPv6 is true when the container has IPv6 addresses.
+	IPv6 bool
+	// Resolver is the first nameserver of the container's resolv.conf, "" if none.
+	Resolver string
+}
+
+// Routes is what a product asks nginx to serve.
+type Routes struct {
+	Upstreams []Upstream
+	Servers   []Server
+}
+
+// Upstream is a group of worker backends: every unit running Role (every
+// worker when Role is ""), on Port.
+type Upstream struct {
+	Name string
+	Role string
+	Port int
+}
+
+// Server is an nginx server block listening on Port.
+type Server struct {
+	Port int
+	// GRPC servers speak HTTP/2 and use grpc_pass.
+	GRPC      bool
+	Locations []Location
+}
+
+// Location routes a path to an upstream.
+type Location struct {
+	// Modifier is "" or "=" (exact match).
+	Modifier string
+	Path     string
+	// Upstream names the Upstream; a location whose upstream has no
+	// address is left out, and so is a server left with no location.
+	Upstream string
+}

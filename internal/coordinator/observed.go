@@ -1,0 +1,18 @@
+package coordinator
+
+// Observed is everything the charm read in one hook. It is the only input
+// of Reconcile.
+type Observed struct {
+	Model, ModelUUID string
+	// App and Unit name this coordinator ("tempo", "tempo/0").
+	App, Unit string
+	Leader    bool
+	// Config is the config-get map (typed JSON values).
+	Config map[string]any
+	// Relations maps each endpoint to its relations, sorted by ID.
+	Relations map[string][]Relation
+	// AppFQDN and UnitFQDN are the in-cluster names of the app and the unit.
+	AppFQDN, UnitFQDN string
+	// Nginx describes the nginx container; nil when it cannot be reached.
+	Nginx *NginxFacts
+}

@@ -1,0 +1,101 @@
+package coordinator
+
+// Product is what makes the engine a Tempo or a Pyroscope coordinator:
+// names, the role table, and a planner that reads the product's own
+// config options and relations.
+type Product struct {
+	// Name is the workload's name ("tempo", "pyroscope").
+	Name string
+	// CharmName is the coordinator charm's name in metadata.yaml.
+	CharmName string
+	// ClusterEndpoint is the endpoint the workers relate to.
+	ClusterEndpoint string
+	// ConfigKey is the provider app databag key carrying the worker config
+	// ("worker_config" for tempo_cluster, "config" for pyroscope_cluster).
+	ConfigKey string
+	// Roles is the product's role table.
+	Roles RoleTable
+	// StatusPort is the nginx port that serves /status locally (for the
+	// exporter and the Pebble health check).
+	StatusPort int
+	// Plan reads the product's config options and product-only relations
+	// and returns what the engine needs to render and publish.
+	Plan func(o *Observed) Plan
+}
+
+// Plan is a product's answer for one hook: product-specific statuses,
+// renderers, ports and provider databags.
+type Plan interface {
+	// Statuses lists product-specific status candidates (invalid options,
+	// hints), most important first.
+	Statuses(in *RenderInput) []Status
+	// Publishable is false when the worker config must not be (re)published,
+	// e.g. because an option is invalid; the reason is in Statuses.
+	Publishable() bool
+	// WorkerConfig renders the one workload configuration every worker runs.
+	WorkerConfig(in *RenderInput) ([]byte, error)
+	// WorkerPorts lists the ports a worker with these atomic roles opens.
+	WorkerPorts(roles []string) []int
+	// Routes lists nginx upstreams and servers.
+	Routes(in *RenderInput) Routes
+	// ProviderData returns the leader's app databags for the product-only
+	// provider relations (tracing, profiling), keyed by relation.
+	ProviderData(in *RenderInput) []DatabagWrite
+	// ActionResults answers a product action, or an error message.
+	ActionResults(action string, in *RenderInput) (map[string]string, error)
+}
+
+// RenderInput is everything a renderer may depend on, already validated.
+type RenderInput struct {
+	Cluster Cluster
+	// S3 is the object storage; nil when not ready.
+	S3 *S3
+	// TLS is the certificate material; nil without TLS.
+	TLS *TLS
+	// RemoteWriteURLs are Prometheus remote-write endpoints, sorted.
+	RemoteWriteURLs []string
+	// ExternalURL is the ingress URL ("scheme://host[/path]"), "" without ingress.
+	ExternalURL string
+	// AppFQDN is the coordinator application's in-cluster service name.
+	AppFQDN string
+	// UnitFQDN is this unit's in-cluster name.
+	UnitFQDN string
+	// Model and App name the coordinator.
+	Model, App string
+	// Relations are every observed relation, by endpoint.
+	Relations map[string][]Relation
+	// Config is the raw config-get map.
+	Config map[string]any
+}
+
+// S3 is a validated S3 connection for the workers.
+type S3 struct {
+	// Endpoint is "host[:port]", without scheme, without a default port.
+	Endpoint  string
+	Bucket    string
+	AccessKey string
+	SecretKey string
+	Region    string
+	// Insecure is true for plain HTTP endpoints.
+	Insecure bool
+	// PathStyle requests path-style addressing (s3-uri-style=path).
+	PathStyle bool
+	// CAChain is the PEM CA chain to trust, "" for none.
+	CAChain string
+}
+
+// TLS is the certificate material from the certificates relation.
+type TLS struct {
+	CACert     string
+	ServerCert string
+	PrivateKey string
+}
+
+// DatabagWrite is the complete content this charm wants in one of its own
+// databags (the app databag for the leader, else the unit databag).
+type DatabagWrite struct {
+	Endpoint   string
+	RelationID int
+	App        bool
+	Data       map[string]string
+}
