@@ -29,6 +29,9 @@ type Plan interface {
 	// Statuses lists product-specific status candidates (invalid options,
 	// hints), most important first.
 	Statuses(in *RenderInput) []Status
+	// Warnings lists problems worth a log line that do not change the
+	// status (e.g. a tracing requirer that published garbage).
+	Warnings() []string
 	// Publishable is false when the worker config must not be (re)published,
 	// e.g. because an option is invalid; the reason is in Statuses.
 	Publishable() bool
