@@ -1,0 +1,391 @@
+package coordinator
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Paths and values nginx.conf refers to.
+const (
+	// NginxCertPath is where the nginx container holds the server certificate.
+	NginxCertPath = "/etc/nginx/certs/server.cert"
+	// NginxKeyPath is where the nginx container holds the server key.
+	NginxKeyPath = "/etc/nginx/certs/server.key"
+	// NginxPidPath is the pid file nginx.conf configures.
+	NginxPidPath = "/tmp/nginx.pid"
+	// NginxStatusPath is the stub_status location every server exposes.
+	NginxStatusPath = "/status"
+)
+
+// NginxInput is everything nginx.conf depends on.
+type NginxInput struct {
+	Facts           NginxFacts
+	Routes          Routes
+	AddressesByRole map[string][]string // validated worker addresses per atomic role
+	AllAddresses    []string            // every worker address (for upstreams with Role "")
+	ServerName      string              // the unit's fqdn (validated by the caller)
+	TLS             bool                // listen with ssl, certs at /etc/nginx/certs/server.{cert,key}
+	StatusPort      int                 // a server on this port always exists and serves /status
+}
+
+// NginxAtLeast reports whether the nginx version string (such as "1.22.1",
+// "nginx/1.27.5" or "1.25") is at least major.minor.patch. An empty or
+// unparseable version is treated as the oldest nginx supported (Debian's
+// 1.22) by reporting false for every question: callers then pick the most
+// conservative syntax.
+func NginxAtLeast(version string, major, minor, patch int) bool {
+	v, ok := parseNginxVersion(version)
+	if !ok {
+		return false
+	}
+	return compareVersion(v, [3]int{major, minor, patch}) >= 0
+}
+
+// NginxSupportsUpstreamResolve reports whether nginx accepts the "resolve"
+// parameter of an upstream "server" (open-source nginx 1.27.3 and later).
+func NginxSupportsUpstreamResolve(version string) bool {
+	return NginxAtLeast(version, 1, 27, 3)
+}
+
+// NginxSupportsHTTP2Directive reports whether nginx has the "http2 on;"
+// directive (1.25.1 and later); older versions need "listen N http2".
+func NginxSupportsHTTP2Directive(version string) bool {
+	return NginxAtLeast(version, 1, 25, 1)
+}
+
+func parseNginxVersion(s string) ([3]int, bool) {
+	var v [3]int
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "nginx version: ")
+	s = strings.TrimPrefix(s, "nginx/")
+	// Keep the leading dotted number, dropping suffixes like " (Ubuntu)" or "-1~bpo".
+	end := 0
+	for end < len(s) && (s[end] >= '0' && s[end] <= '9' || s[end] == '.') {
+		end++
+	}
+	parts := strings.Split(s[:end], ".")
+	if len(parts) < 2 || len(parts) > 3 {
+		return v, false
+	}
+	for i, p := range parts {
+		if p == "" || len(p) > 6 {
+			return v, false
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return v, false
+		}
+		v[i] = n
+	}
+	return v, true
+}
+
+func compareVersion(a, b [3]int) int {
+	for i := range a {
+		if a[i] != b[i] {
+			if a[i] < b[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+// RenderNginx renders nginx.conf. The output is a pure function of in:
+// rendering the same input twice gives the same bytes.
+//
+// Upstreams with no valid address are left out, and so are the locations
+// routed to them and the servers left without a location. A server on
+// in.StatusPort always exists; every server serves "location = /status".
+func RenderNginx(in NginxInput) []byte {
+	resolve := in.Facts.Resolver != "" && ValidHost(in.Facts.Resolver) &&
+		NginxSupportsUpstreamResolve(in.Facts.Version)
+
+	http := &ngxBlock{}
+	upstreams := map[string]bool{} // emitted upstream names
+	for _, u := range in.Routes.Upstreams {
+		if !validNginxName(u.Name) || !validPort(u.Port) || upstreams[u.Name] {
+			continue
+		}
+		addrs := in.AllAddresses
+		if u.Role != "" {
+			addrs = in.AddressesByRole[u.Role]
+		}
+		servers := upstreamServers(addrs, u.Port)
+		if len(servers) == 0 {
+			continue
+		}
+		upstreams[u.Name] = true
+		up := http.block("upstream", u.Name)
+		up.directive("zone", u.Name+"_zone", "64k")
+		for _, s := range servers {
+			if resolve {
+				up.directive("server", s, "resolve")
+			} else {
+				up.directive("server", s)
+			}
+		}
+	}
+
+	http.directive("client_body_temp_path", "/tmp/client_temp")
+	http.directive("proxy_temp_path", "/tmp/proxy_temp_path")
+	http.directive("fastcgi_temp_path", "/tmp/fastcgi_temp")
+	http.directive("uwsgi_temp_path", "/tmp/uwsgi_temp")
+	http.directive("scgi_temp_path", "/tmp/scgi_temp")
+	http.directive("include", "/etc/nginx/mime.types")
+	http.directive("default_type", "application/octet-stream")
+	http.directive("log_format", "main", `$remote_addr - $remote_user [$time_local]  $status "$request" $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"`)
+	loggable := http.block("map", "$status", "$loggable")
+	loggable.directive("~^[23]", "0")
+	loggable.directive("default", "1")
+	orgID := http.block("map", "$http_x_scope_orgid", "$ensured_x_scope_orgid")
+	orgID.directive("default", "$http_x_scope_orgid")
+	orgID.directive("", "anonymous")
+	http.directive("access_log", "/dev/stderr")
+	http.directive("sendfile", "on")
+	http.directive("tcp_nopush", "on")
+	if in.Facts.Resolver != "" && ValidHost(in.Facts.Resolver) {
+		http.directive("resolver", bracketIPv6(in.Facts.Resolver))
+	}
+	http.directive("proxy_read_timeout", "300")
+
+	for _, s := range nginxServers(in.Routes.Servers, upstreams, in.StatusPort) {
+		renderServer(http, s, in)
+	}
+
+	root := &ngxBlock{}
+	root.directive("worker_processes", "5")
+	root.directive("error_log", "/dev/stderr", "error")
+	root.directive("pid", NginxPidPath)
+	root.directive("worker_rlimit_nofile", "8192")
+	root.block("events").directive("worker_connections", "4096")
+	root.children = append(root.children, ngxNode{name: "http", isBlock: true, block: http})
+
+	var b strings.Builder
+	root.render(&b, 0)
+	return []byte(b.String())
+}
+
+// upstreamServers returns the sorted, de-duplicated "host:port" of the valid
+// addresses.
+func upstreamServers(addrs []string, port int) []string {
+	var out []string
+	for _, a := range addrs {
+		if ValidHost(a) {
+			out = append(out, HostPort(a, port))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// nginxServer is a server block about to be rendered.
+type nginxServer struct {
+	port      int
+	grpc      bool
+	locations []Location
+}
+
+// nginxServers keeps the locations whose upstream was emitted, merges
+// servers sharing a port (the first one decides GRPC), drops servers left
+// without a location except the status server, and sorts them by port.
+func nginxServers(routes []Server, upstreams map[string]bool, statusPort int) []nginxServer {
+	byPort := map[int]*nginxServer{}
+	seen := map[int]map[string]bool{} // port → "modifier path" already routed
+	for _, r := range routes {
+		if !validPort(r.Port) {
+			continue
+		}
+		for _, l := range r.Locations {
+			if !upstreams[l.Upstream] || !validLocation(l) {
+				continue
+			}
+			key := l.Modifier + " " + l.Path
+			if key == "= "+NginxStatusPath {
+				continue // reserved for stub_status
+			}
+			s := byPort[r.Port]
+			if s == nil {
+				s = &nginxServer{port: r.Port, grpc: r.GRPC}
+				byPort[r.Port] = s
+				seen[r.Port] = map[string]bool{}
+			}
+			if seen[r.Port][key] {
+				continue
+			}
+			seen[r.Port][key] = true
+			s.locations = append(s.locations, l)
+		}
+	}
+	if validPort(statusPort) && byPort[statusPort] == nil {
+		byPort[statusPort] = &nginxServer{port: statusPort}
+	}
+	out := make([]nginxServer, 0, len(byPort))
+	for _, s := range byPort {
+		out = append(out, *s)
+	}
+	slices.SortFunc(out, func(a, b nginxServer) int { return a.port - b.port })
+	return out
+}
+
+func renderServer(http *ngxBlock, s nginxServer, in NginxInput) {
+	http2Directive := NginxSupportsHTTP2Directive(in.Facts.Version)
+	port := strconv.Itoa(s.port)
+	var params []string
+	if s.grpc && !http2Directive {
+		params = append(params, "http2")
+	}
+	if in.TLS {
+		params = append(params, "ssl")
+	}
+	srv := http.block("server")
+	srv.directive("listen", append([]string{port}, params...)...)
+	if in.Facts.IPv6 {
+		srv.directive("listen", append([]string{"[::]:" + port}, params...)...)
+	}
+	if s.grpc && http2Directive {
+		srv.directive("http2", "on")
+	}
+	if ValidHost(in.ServerName) {
+		srv.directive("server_name", in.ServerName)
+	}
+	if s.grpc {
+		srv.directive("grpc_set_header", "X-Scope-OrgID", "$ensured_x_scope_orgid")
+	} else {
+		srv.directive("proxy_set_header", "X-Scope-OrgID", "$ensured_x_scope_orgid")
+	}
+	if in.TLS {
+		srv.directive("ssl_certificate", NginxCertPath)
+		srv.directive("ssl_certificate_key", NginxKeyPath)
+		srv.directive("ssl_protocols", "TLSv1.2", "TLSv1.3")
+		srv.directive("ssl_ciphers", "HIGH:!aNULL:!MD5")
+	}
+	srv.block("location", "=", NginxStatusPath).directive("stub_status")
+
+	scheme, pass, timeout := "http", "proxy_pass", "proxy_connect_timeout"
+	if s.grpc {
+		scheme, pass, timeout = "grpc", "grpc_pass", "grpc_connect_timeout"
+	}
+	if in.TLS {
+		scheme += "s"
+	}
+	for _, l := range s.locations {
+		var loc *ngxBlock
+		if l.Modifier == "" {
+			loc = srv.block("location", l.Path)
+		} else {
+			loc = srv.block("location", l.Modifier, l.Path)
+		}
+		// A variable with no URI part makes nginx forward the original
+		// request URI unchanged, and defers name resolution to the
+		// upstream block of that name.
+		loc.directive("set", "$backend", scheme+"://"+l.Upstream)
+		loc.directive(pass, "$backend")
+		loc.directive(timeout, "5s")
+	}
+}
+
+func validPort(p int) bool { return p > 0 && p <= 65535 }
+
+// validNginxName accepts upstream names made of letters, digits, '-', '_'
+// and '.', so that "scheme://name" stays a plain host.
+func validNginxName(s string) bool {
+	if s == "" || len(s) > 200 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// validLocation accepts "" and "=" modifiers and absolute paths without
+// characters nginx treats specially (quotes, braces, ';', '$', whitespace,
+// '#', '\').
+func validLocation(l Location) bool {
+	if l.Modifier != "" && l.Modifier != "=" {
+		return false
+	}
+	if !strings.HasPrefix(l.Path, "/") || len(l.Path) > 1024 {
+		return false
+	}
+	for _, c := range []byte(l.Path) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"'{};$#\`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func bracketIPv6(host string) string {
+	if strings.Contains(host, ":") {
+		return "[" + host + "]"
+	}
+	return host
+}
+
+// ngxBlock is the body of an nginx block (or the whole file).
+type ngxBlock struct {
+	children []ngxNode
+}
+
+// ngxNode is a directive, with a body when isBlock.
+type ngxNode struct {
+	name    string
+	args    []string
+	isBlock bool
+	block   *ngxBlock
+}
+
+func (b *ngxBlock) directive(name string, args ...string) {
+	b.children = append(b.children, ngxNode{name: name, args: args})
+}
+
+func (b *ngxBlock) block(name string, args ...string) *ngxBlock {
+	body := &ngxBlock{}
+	b.children = append(b.children, ngxNode{name: name, args: args, isBlock: true, block: body})
+	return body
+}
+
+func (b *ngxBlock) render(w *strings.Builder, depth int) {
+	indent := strings.Repeat("    ", depth)
+	for _, n := range b.children {
+		w.WriteString(indent)
+		w.WriteString(ngxQuote(n.name))
+		for _, a := range n.args {
+			w.WriteByte(' ')
+			w.WriteString(ngxQuote(a))
+		}
+		if !n.isBlock {
+			w.WriteString(";\n")
+			continue
+		}
+		w.WriteString(" {\n")
+		n.block.render(w, depth+1)
+		w.WriteString(indent)
+		w.WriteString("}\n")
+	}
+}
+
+// ngxQuote returns s as one nginx token: unchanged when it has no character
+// the nginx parser treats specially, else single-quoted with '\' escapes.
+// Variables ($name) keep their meaning either way.
+func ngxQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\r\n;{}\"'\\#") {
+		return s
+	}
+	var b strings.Builder
+	b.WriteByte('\'')
+	for _, c := range []byte(s) {
+		if c == '\'' || c == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(c)
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
