@@ -1,0 +1,263 @@
+package tempo
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/tempo-coordinator/coordinator/internal/coordinator"
+)
+
+// Paths on the worker, where the worker charm writes the files the
+// coordinator sends it.
+const (
+	TLSCertPath   = "/etc/worker/server.cert"
+	TLSKeyPath    = "/etc/worker/private.key"
+	TLSCAPath     = "/usr/local/share/ca-certificates/ca.crt"
+	S3CAPath      = "/etc/worker/s3_ca.crt"
+	WALPath       = "/etc/tempo/tempo_wal"
+	GeneratorPath = "/etc/tempo/metrics_generator_wal"
+)
+
+// tree is a YAML mapping; yaml.v3 marshals map keys sorted, so the output
+// is deterministic.
+type tree = map[string]any
+
+// RenderConfig renders the Tempo configuration every worker runs, whatever
+// its role. It fails without S3, which Tempo cannot run without.
+func RenderConfig(in *coordinator.RenderInput, retentionHours int) ([]byte, error) {
+	if in == nil || in.S3 == nil {
+		return nil, errors.New("cannot render the tempo config: no s3 storage")
+	}
+	byRole := in.Cluster.AddressesByRole()
+	addresses := in.Cluster.Addresses()
+	tlsOn := in.TLS != nil
+
+	ring := func() tree { return tree{"kvstore": tree{"store": "memberlist"}} }
+
+	replication := 1
+	if len(byRole[RoleIngester]) >= 3 {
+		replication = 3
+	}
+
+	joinMembers := make([]string, 0, len(addresses))
+	for _, a := range addresses {
+		joinMembers = append(joinMembers, coordinator.HostPort(a, MemberlistPort))
+	}
+
+	cfg := tree{
+		"auth_enabled": false,
+		"server":       serverConfig(tlsOn),
+		"distributor": tree{
+			"receivers": receiversConfig(tlsOn),
+			"ring":      ring(),
+		},
+		"ingester": tree{
+			"trace_idle_period":  "10s",
+			"max_block_bytes":    100,
+			"max_block_duration": "30m",
+			"lifecycler": tree{
+				"ring": tree{
+					"kvstore":            ring()["kvstore"],
+					"replication_factor": replication,
+				},
+			},
+		},
+		"memberlist": tree{
+			"abort_if_cluster_join_fails": false,
+			"bind_port":                   MemberlistPort,
+			"join_members":                joinMembers,
+			"tls_enabled":                 false,
+		},
+		"compactor": tree{
+			"ring": ring(),
+			"compaction": tree{
+				"compaction_window":         "1h",
+				"max_compaction_objects":    1000000,
+				"block_retention":           fmt.Sprintf("%dh", retentionHours),
+				"compacted_block_retention": "1h",
+			},
+		},
+		"querier": tree{
+			"frontend_worker": tree{"frontend_address": FrontendAddress(byRole)},
+		},
+		"storage": tree{"trace": traceStorage(in.S3)},
+	}
+
+	if len(in.RemoteWriteURLs) > 0 {
+		cfg["metrics_generator"] = generatorConfig(in.RemoteWriteURLs, tlsOn, ring())
+		cfg["overrides"] = tree{
+			"defaults": tree{
+				"metrics_generator": tree{"processors": []string{"span-metrics", "service-graphs"}},
+			},
+		}
+	}
+
+	if tlsOn {
+		serverName := ""
+		if len(addresses) > 0 {
+			serverName = addresses[0]
+		}
+		clientTLS := func() tree {
+			return tree{
+				"tls_enabled":     true,
+				"tls_cert_path":   TLSCertPath,
+				"tls_key_path":    TLSKeyPath,
+				"tls_ca_path":     TLSCAPath,
+				"tls_server_name": serverName,
+			}
+		}
+		cfg["ingester_client"] = tree{"grpc_client_config": clientTLS()}
+		cfg["metrics_generator_client"] = tree{"grpc_client_config": clientTLS()}
+		cfg["querier"].(tree)["frontend_worker"].(tree)["grpc_client_config"] = clientTLS()
+		ml := cfg["memberlist"].(tree)
+		for k, v := range clientTLS() {
+			ml[k] = v
+		}
+	}
+
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(cfg); err != nil {
+		return nil, fmt.Errorf("cannot render the tempo config: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("cannot render the tempo config: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func serverConfig(tlsOn bool) tree {
+	server := tree{
+		"http_listen_port": HTTPPort,
+		"grpc_listen_port": GRPCPort,
+	}
+	if tlsOn {
+		for _, key := range []string{"http_tls_config", "grpc_tls_config"} {
+			server[key] = tree{
+				"cert_file":        TLSCertPath,
+				"key_file":         TLSKeyPath,
+				"client_ca_file":   TLSCAPath,
+				"client_auth_type": "VerifyClientCertIfGiven",
+			}
+		}
+	}
+	return server
+}
+
+// receiversConfig enables every receiver on every worker: only the
+// requested ones are routed by nginx and opened on the pods.
+func receiversConfig(tlsOn bool) tree {
+	endpoint := func(r Receiver) tree {
+		t := tree{"endpoint": fmt.Sprintf("0.0.0.0:%d", r.Port())}
+		if tlsOn {
+			t["tls"] = tree{"ca_file": TLSCAPath, "cert_file": TLSCertPath, "key_file": TLSKeyPath}
+		}
+		return t
+	}
+	return tree{
+		"zipkin": endpoint(Zipkin),
+		"otlp": tree{"protocols": tree{
+			"grpc": endpoint(OTLPGRPC),
+			"http": endpoint(OTLPHTTP),
+		}},
+		"jaeger": tree{"protocols": tree{
+			"grpc":        endpoint(JaegerGRPC),
+			"thrift_http": endpoint(JaegerThriftHTTP),
+		}},
+	}
+}
+
+func traceStorage(s3 *coordinator.S3) tree {
+	s3cfg := tree{
+		"bucket":     s3.Bucket,
+		"endpoint":   s3.Endpoint,
+		"access_key": s3.AccessKey,
+		"secret_key": s3.SecretKey,
+		"insecure":   s3.Insecure,
+	}
+	if s3.Region != "" {
+		s3cfg["region"] = s3.Region
+	}
+	if s3.CAChain != "" {
+		s3cfg["tls_ca_path"] = S3CAPath
+	}
+	if s3.PathStyle {
+		s3cfg["forcepathstyle"] = true
+	}
+	return tree{
+		"backend": "s3",
+		"s3":      s3cfg,
+		"wal":     tree{"path": WALPath},
+		"pool":    tree{"max_workers": 400, "queue_depth": 20000},
+		// vParquet3 or later is needed for search (Grafana).
+		"block": tree{"version": "vParquet3"},
+	}
+}
+
+func generatorConfig(urls []string, tlsOn bool, ring tree) tree {
+	remoteWrite := make([]tree, 0, len(urls))
+	for _, u := range urls {
+		rw := tree{"url": u}
+		if tlsOn {
+			rw["tls_config"] = tree{"ca_file": TLSCAPath, "insecure_skip_verify": false}
+		}
+		remoteWrite = append(remoteWrite, rw)
+	}
+	return tree{
+		"ring": ring,
+		"processor": tree{
+			"service_graphs": tree{},
+			"span_metrics":   tree{},
+		},
+		"storage": tree{
+			"path":         GeneratorPath,
+			"remote_write": remoteWrite,
+		},
+	}
+}
+
+// FrontendAddress is where queriers find the query-frontends, given the
+// worker addresses by role:
+//   - "localhost:9096" when there is no query-frontend, or when every querier
+//     also runs a query-frontend (monolithic and multi-role workers talk to
+//     their own);
+//   - otherwise the headless service of the first (sorted) query-frontend
+//     address, i.e. that address without its first DNS label, so that the
+//     queriers spread over every pod of that worker application. An IP
+//     address or a single-label name has no service to derive and is used
+//     as is (the reference stripped the first octet of an IPv4 address).
+func FrontendAddress(byRole map[string][]string) string {
+	frontends := slices.Sorted(slices.Values(byRole[RoleQueryFrontend]))
+	if len(frontends) == 0 {
+		return coordinator.HostPort("localhost", GRPCPort)
+	}
+	colocated := true
+	for _, q := range byRole[RoleQuerier] {
+		if !slices.Contains(frontends, q) {
+			colocated = false
+			break
+		}
+	}
+	if colocated {
+		return coordinator.HostPort("localhost", GRPCPort)
+	}
+	return coordinator.HostPort(headlessService(frontends[0]), GRPCPort)
+}
+
+func headlessService(addr string) string {
+	if _, err := netip.ParseAddr(addr); err == nil {
+		return addr
+	}
+	_, rest, found := strings.Cut(strings.TrimSuffix(addr, "."), ".")
+	if !found || rest == "" {
+		return addr
+	}
+	return rest
+}

@@ -1,0 +1,246 @@
+package tempo
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+
+	"github.com/tempo-coordinator/coordinator/internal/coordinator"
+)
+
+// ActionListReceivers is the action that lists the receivers' URLs.
+const ActionListReceivers = "list-receivers"
+
+// MetricsGeneratorDisabled is the hint shown when a worker runs the
+// metrics-generator but there is nowhere to send its metrics.
+const MetricsGeneratorDisabled = "metrics-generator disabled. Add a relation over send-remote-write"
+
+// Plan is Tempo's answer for one hook. It implements coordinator.Plan.
+type Plan struct {
+	opts      Options
+	invalid   []coordinator.Status
+	receivers []Receiver
+	warnings  []string
+}
+
+var _ coordinator.Plan = (*Plan)(nil)
+
+// NewPlan reads Tempo's options and tracing relations from what the charm
+// observed (only o.Config and o.Relations are used; nil means defaults).
+func NewPlan(o *coordinator.Observed) *Plan {
+	var config map[string]any
+	var tracing []coordinator.Relation
+	if o != nil {
+		config = o.Config
+		tracing = o.Relations[TracingEndpoint]
+	}
+	p := &Plan{}
+	p.opts, p.invalid = ParseOptions(config)
+	p.receivers, p.warnings = RequestedReceivers(tracing, p.opts)
+	return p
+}
+
+// Options returns the options in effect (defaults replace invalid values).
+func (p *Plan) Options() Options { return p.opts }
+
+// Receivers returns the requested receivers, sorted by name.
+func (p *Plan) Receivers() []Receiver { return slices.Clone(p.receivers) }
+
+// Statuses returns one Blocked status per invalid option, then the
+// metrics-generator hint when a worker runs it without remote write.
+func (p *Plan) Statuses(in *coordinator.RenderInput) []coordinator.Status {
+	out := slices.Clone(p.invalid)
+	if in != nil && in.Cluster.RoleUnits()[RoleMetricsGenerator] > 0 && len(in.RemoteWriteURLs) == 0 {
+		out = append(out, coordinator.Status{Level: coordinator.Active, Message: MetricsGeneratorDisabled})
+	}
+	return out
+}
+
+// Warnings describes tracing requirers' data that was ignored.
+func (p *Plan) Warnings() []string { return slices.Clone(p.warnings) }
+
+// Publishable is false while an option is invalid.
+func (p *Plan) Publishable() bool { return len(p.invalid) == 0 }
+
+// WorkerConfig renders the Tempo configuration. It fails without S3 and
+// while an option is invalid, so that a wrong retention never reaches the
+// workers.
+func (p *Plan) WorkerConfig(in *coordinator.RenderInput) ([]byte, error) {
+	if !p.Publishable() {
+		return nil, errors.New("cannot render the tempo config: invalid config options")
+	}
+	return RenderConfig(in, p.opts.RetentionHours)
+}
+
+// WorkerPorts lists the ports a worker with these roles opens: memberlist
+// and HTTP (also metrics) for every worker, the requested receivers for a
+// distributor, gRPC for a query-frontend. Meta roles are expanded.
+func (p *Plan) WorkerPorts(roles []string) []int {
+	table := Roles()
+	var atomic []string
+	for _, r := range roles {
+		if expanded, ok := table.Meta[r]; ok {
+			atomic = append(atomic, expanded...)
+		} else {
+			atomic = append(atomic, r)
+		}
+	}
+	ports := []int{MemberlistPort, HTTPPort}
+	if slices.Contains(atomic, RoleDistributor) {
+		for _, r := range p.receivers {
+			ports = append(ports, r.Port())
+		}
+	}
+	if slices.Contains(atomic, RoleQueryFrontend) {
+		ports = append(ports, GRPCPort)
+	}
+	slices.Sort(ports)
+	return slices.Compact(ports)
+}
+
+// Routes lists one upstream and one server per requested receiver (to the
+// distributors) and for Tempo's HTTP and gRPC APIs (to the
+// query-frontends), sorted by port.
+func (p *Plan) Routes(in *coordinator.RenderInput) coordinator.Routes {
+	type route struct {
+		name, role string
+		port       int
+		grpc       bool
+	}
+	routes := []route{
+		{"tempo-http", RoleQueryFrontend, HTTPPort, false},
+		{"tempo-grpc", RoleQueryFrontend, GRPCPort, true},
+	}
+	for _, r := range p.receivers {
+		routes = append(routes, route{r.Dashed(), RoleDistributor, r.Port(), r.GRPC()})
+	}
+	slices.SortFunc(routes, func(a, b route) int { return a.port - b.port })
+	var out coordinator.Routes
+	for _, r := range routes {
+		out.Upstreams = append(out.Upstreams, coordinator.Upstream{Name: r.name, Role: r.role, Port: r.port})
+		out.Servers = append(out.Servers, coordinator.Server{
+			Port:      r.port,
+			GRPC:      r.grpc,
+			Locations: []coordinator.Location{{Path: "/", Upstream: r.name}},
+		})
+	}
+	return out
+}
+
+// receiverURLs maps each requested receiver to the URL clients send to,
+// or nil when no address is known yet.
+func (p *Plan) receiverURLs(in *coordinator.RenderInput) map[Receiver]string {
+	scheme, host := receiverBase(in)
+	if host == "" {
+		return nil
+	}
+	out := make(map[Receiver]string, len(p.receivers))
+	for _, r := range p.receivers {
+		out[r] = ReceiverURL(r, scheme, host)
+	}
+	return out
+}
+
+// receiverBase returns the scheme and host clients reach Tempo at: the
+// ingress when there is one, else the application's in-cluster service.
+func receiverBase(in *coordinator.RenderInput) (scheme, host string) {
+	if in == nil {
+		return "", ""
+	}
+	if in.ExternalURL != "" {
+		if u, err := url.Parse(in.ExternalURL); err == nil && u.Hostname() != "" && (u.Scheme == "http" || u.Scheme == "https") {
+			return u.Scheme, u.Hostname()
+		}
+	}
+	scheme = "http"
+	if in.TLS != nil {
+		scheme = "https"
+	}
+	return scheme, in.AppFQDN
+}
+
+// ReceiverURL is the URL of receiver r at host: "<scheme>://<host>:<port>"
+// for HTTP receivers, "<host>:<port>" for gRPC ones (the tracing interface
+// gives gRPC endpoints without a scheme).
+func ReceiverURL(r Receiver, scheme, host string) string {
+	hp := coordinator.HostPort(host, r.Port())
+	if r.GRPC() {
+		return hp
+	}
+	return scheme + "://" + hp
+}
+
+type tracingProtocol struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+type tracingReceiver struct {
+	Protocol tracingProtocol `json:"protocol"`
+	URL      string          `json:"url"`
+}
+
+// ProviderData publishes the requested receivers' URLs to every tracing
+// requirer, as the tracing interface (v2) provider app databag.
+func (p *Plan) ProviderData(in *coordinator.RenderInput) []coordinator.DatabagWrite {
+	if in == nil || len(in.Relations[TracingEndpoint]) == 0 {
+		return nil
+	}
+	urls := p.receiverURLs(in)
+	if urls == nil {
+		return nil
+	}
+	list := make([]tracingReceiver, 0, len(p.receivers))
+	for _, r := range p.receivers {
+		list = append(list, tracingReceiver{
+			Protocol: tracingProtocol{Name: string(r), Type: r.Transport()},
+			URL:      urls[r],
+		})
+	}
+	encoded, err := marshalJSON(list)
+	if err != nil {
+		return nil // unreachable: structs of strings always encode
+	}
+	var out []coordinator.DatabagWrite
+	for _, rel := range in.Relations[TracingEndpoint] {
+		out = append(out, coordinator.DatabagWrite{
+			Endpoint:   TracingEndpoint,
+			RelationID: rel.ID,
+			App:        true,
+			Data:       map[string]string{"receivers": encoded},
+		})
+	}
+	return out
+}
+
+// ActionResults answers list-receivers with each requested receiver's URL,
+// keyed by its dashed name ("otlp-http").
+func (p *Plan) ActionResults(action string, in *coordinator.RenderInput) (map[string]string, error) {
+	if action != ActionListReceivers {
+		return nil, fmt.Errorf("unknown action %q", truncate(action, 40))
+	}
+	urls := p.receiverURLs(in)
+	if urls == nil {
+		return nil, errors.New("cannot list receivers: the coordinator's address is not known yet")
+	}
+	out := make(map[string]string, len(urls))
+	for r, u := range urls {
+		out[r.Dashed()] = u
+	}
+	return out, nil
+}
+
+// marshalJSON encodes v without escaping <, > and &, and without the
+// trailing newline of json.Encoder.
+func marshalJSON(v any) (string, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", fmt.Errorf("cannot encode JSON: %w", err)
+	}
+	return string(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
+}

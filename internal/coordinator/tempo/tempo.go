@@ -1,0 +1,115 @@
+// Package tempo is the Grafana Tempo product of the coordinator: its role
+// table, config options, tracing receivers, worker configuration, nginx
+// routes and the tracing provider databags.
+//
+// Like the coordinator core it is pure: it reads only what the engine
+// observed and returns data.
+package tempo
+
+import (
+	"slices"
+
+	"github.com/tempo-coordinator/coordinator/internal/coordinator"
+)
+
+// Tempo roles.
+const (
+	RoleQuerier          = "querier"
+	RoleQueryFrontend    = "query-frontend"
+	RoleIngester         = "ingester"
+	RoleDistributor      = "distributor"
+	RoleCompactor        = "compactor"
+	RoleMetricsGenerator = "metrics-generator"
+	// RoleAll is the meta role of a monolithic worker.
+	RoleAll = "all"
+)
+
+// Ports Tempo workers listen on, and that nginx serves on the coordinator.
+const (
+	HTTPPort       = 3200
+	GRPCPort       = 9096 // not Tempo's default 9095, which conflicts with promtail
+	MemberlistPort = 7946
+	StatusPort     = 8080
+)
+
+// Receiver is a trace ingestion protocol, as named by the tracing interface.
+type Receiver string
+
+// The supported receivers.
+const (
+	Zipkin           Receiver = "zipkin"
+	OTLPGRPC         Receiver = "otlp_grpc"
+	OTLPHTTP         Receiver = "otlp_http"
+	JaegerThriftHTTP Receiver = "jaeger_thrift_http"
+	JaegerGRPC       Receiver = "jaeger_grpc"
+)
+
+// Receivers lists every supported receiver, sorted by name.
+var Receivers = []Receiver{JaegerGRPC, JaegerThriftHTTP, OTLPGRPC, OTLPHTTP, Zipkin}
+
+// Port is the port a receiver listens on, on the workers and on nginx.
+func (r Receiver) Port() int {
+	switch r {
+	case Zipkin:
+		return 9411
+	case OTLPGRPC:
+		return 4317
+	case OTLPHTTP:
+		return 4318
+	case JaegerThriftHTTP:
+		return 14268
+	case JaegerGRPC:
+		return 14250
+	}
+	return 0
+}
+
+// Transport is "grpc" or "http", as the tracing interface's protocol type.
+func (r Receiver) Transport() string {
+	if r == OTLPGRPC || r == JaegerGRPC {
+		return "grpc"
+	}
+	return "http"
+}
+
+// GRPC reports whether the receiver speaks gRPC.
+func (r Receiver) GRPC() bool { return r.Transport() == "grpc" }
+
+// Dashed is the receiver's name with dashes ("otlp-grpc"), as used for
+// nginx upstreams and the list-receivers action.
+func (r Receiver) Dashed() string {
+	b := []byte(r)
+	for i, c := range b {
+		if c == '_' {
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}
+
+// Known reports whether r is a supported receiver.
+func (r Receiver) Known() bool { return slices.Contains(Receivers, r) }
+
+// Roles is Tempo's role table.
+func Roles() coordinator.RoleTable {
+	atomic := []string{RoleQuerier, RoleQueryFrontend, RoleIngester, RoleDistributor, RoleCompactor, RoleMetricsGenerator}
+	return coordinator.RoleTable{
+		Atomic:   atomic,
+		Required: []string{RoleQuerier, RoleQueryFrontend, RoleIngester, RoleDistributor, RoleCompactor},
+		Optional: []string{RoleMetricsGenerator},
+		Meta:     map[string][]string{RoleAll: slices.Clone(atomic)},
+	}
+}
+
+// Product returns the Tempo product for the coordinator engine.
+func Product() *coordinator.Product {
+	return &coordinator.Product{
+		Name:            "tempo",
+		CharmName:       "tempo-coordinator-k8s",
+		ClusterEndpoint: "tempo-cluster",
+		ConfigKey:       "worker_config",
+		Roles:           Roles(),
+		StatusPort:      StatusPort,
+		Plan:            func(o *coordinator.Observed) coordinator.Plan { return NewPlan(o) },
+	}
+}
