@@ -18,6 +18,9 @@ type Product struct {
 	// StatusPort is the nginx port that serves /status locally (for the
 	// exporter and the Pebble health check).
 	StatusPort int
+	// ExtraEndpoints are the product-only endpoints the engine observes
+	// (e.g. tracing for Tempo).
+	ExtraEndpoints []Endpoint
 	// Plan reads the product's config options and product-only relations
 	// and returns what the engine needs to render and publish.
 	Plan func(o *Observed) Plan

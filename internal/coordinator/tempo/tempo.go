@@ -110,6 +110,7 @@ func Product() *coordinator.Product {
 		ConfigKey:       "worker_config",
 		Roles:           Roles(),
 		StatusPort:      StatusPort,
+		ExtraEndpoints:  []coordinator.Endpoint{{Name: TracingEndpoint, AppData: true}},
 		Plan:            func(o *coordinator.Observed) coordinator.Plan { return NewPlan(o) },
 	}
 }

@@ -1,0 +1,228 @@
+package charm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tempo-coordinator/coordinator/internal/coordinator"
+	"github.com/tempo-coordinator/coordinator/internal/juju"
+)
+
+// Keys of the unit's controller-side state (state-set), which survives pod
+// churn and is committed with the hook's relation writes.
+const (
+	// stateDatabagPrefix + "<endpoint>:<id>:<app|unit>" holds the digest and
+	// key list of what this unit last wrote to that databag.
+	stateDatabagPrefix = "databag:"
+	stateLeader        = "leader"
+	statePorts         = "ports"
+	stateStatus        = "status"
+)
+
+// apply makes the world match d, touching only what differs.
+func (c *Charm) apply(ctx context.Context, hc *juju.Context, o *observation, d *coordinator.Desired) error {
+	newState := map[string]string{}
+	if o.facts != "" {
+		newState[stateNginxFacts] = o.facts
+	}
+	statuses := slices.Clone(d.Statuses)
+
+	// nginx first: a failure there must not stop the relation writes.
+	if o.nginx != nil && d.Nginx != nil {
+		res, err := o.nginx.ApplyNginx(ctx, d.Nginx.Config, d.Nginx.Run, c.Product.StatusPort)
+		switch {
+		case notReady(err):
+			statuses = append(statuses, coordinator.Status{Level: coordinator.Waiting, Message: "[nginx] Waiting for the nginx container to be ready."})
+		case err != nil:
+			c.logf("nginx: %v", err)
+			statuses = append(statuses, coordinator.Status{Level: coordinator.Blocked, Message: "[nginx] " + firstLine(err.Error())})
+		case res.Rejected != "":
+			c.logf("nginx rejected the new configuration: %s", res.Rejected)
+			statuses = append(statuses, coordinator.Status{Level: coordinator.Blocked,
+				Message: "[nginx] New configuration rejected by nginx -t, the previous one keeps serving: " + firstLine(res.Rejected)})
+		}
+		if exporter, err := c.Connect(ExporterContainer); err == nil {
+			if err := exporter.ApplyExporter(ctx, c.Product.StatusPort); err != nil {
+				c.logf("nginx-prometheus-exporter: %v", err)
+			}
+		}
+	} else if o.nginxErr != nil && !notReady(o.nginxErr) {
+		c.logf("nginx: %v", o.nginxErr)
+		statuses = append(statuses, coordinator.Status{Level: coordinator.Blocked, Message: "[nginx] " + firstLine(o.nginxErr.Error())})
+	}
+
+	if err := c.applyDatabags(ctx, hc, o, d, newState); err != nil {
+		return err
+	}
+	if err := c.applyPorts(ctx, o, d.Ports, newState); err != nil {
+		return err
+	}
+
+	status := coordinator.Summarize(statuses, "")
+	record := status.Level.String() + "\n" + status.Message
+	if o.state[stateStatus] != record {
+		if err := c.Juju.StatusSet(ctx, status.Level.String(), status.Message, false); err != nil {
+			return fmt.Errorf("cannot set status: %w", err)
+		}
+		newState[stateStatus] = record
+	}
+	for k, v := range newState {
+		if o.state[k] == v {
+			delete(newState, k)
+		}
+	}
+	if len(newState) > 0 {
+		if err := c.Juju.StateSet(ctx, newState); err != nil {
+			return fmt.Errorf("cannot save charm state: %w", err)
+		}
+	}
+	return nil
+}
+
+// applyDatabags writes each desired databag whose content differs from what
+// this unit last wrote there (a digest in the unit state, so our own
+// databags need not be read back), deleting keys that no longer apply.
+func (c *Charm) applyDatabags(ctx context.Context, hc *juju.Context, o *observation, d *coordinator.Desired, newState map[string]string) error {
+	leaderText := strconv.FormatBool(o.Leader)
+	// A unit that (re)gains leadership cannot trust what it recorded last
+	// time it led: another leader may have written since.
+	trustAppDigests := o.state[stateLeader] == "true" && hc.Name != "leader-elected"
+	newState[stateLeader] = leaderText
+
+	live := map[string]bool{}
+	for endpoint, rels := range o.Relations {
+		for _, rel := range rels {
+			live[coordinator.RelationRef(endpoint, rel.ID)] = true
+		}
+	}
+	for _, w := range d.Databags {
+		key := stateDatabagPrefix + databagID(w)
+		digest, keys := digestOf(w.Data)
+		prev := o.state[key]
+		if prev == digest+" "+strings.Join(keys, ",") && (!w.App || trustAppDigests) {
+			continue
+		}
+		data := make(map[string]string, len(w.Data))
+		for k, v := range w.Data {
+			data[k] = v
+		}
+		if _, prevKeys, ok := strings.Cut(prev, " "); ok && prevKeys != "" {
+			for _, k := range strings.Split(prevKeys, ",") {
+				if _, keep := data[k]; !keep {
+					data[k] = "" // delete a key we wrote before
+				}
+			}
+		}
+		ref := coordinator.RelationRef(w.Endpoint, w.RelationID)
+		err := c.Juju.RelationSet(ctx, ref, w.App, data)
+		switch {
+		case juju.IsRelationNotFound(err):
+			continue
+		case juju.IsNotLeader(err):
+			c.logf("cannot write %s application data: no longer the leader", ref)
+			continue
+		case err != nil:
+			return fmt.Errorf("cannot publish to %s: %w", ref, err)
+		}
+		newState[key] = digest + " " + strings.Join(keys, ",")
+	}
+	// Forget what was written to relations that are gone.
+	for key := range o.state {
+		id, ok := strings.CutPrefix(key, stateDatabagPrefix)
+		if !ok {
+			continue
+		}
+		if rel := id[:max(strings.LastIndex(id, ":"), 0)]; !live[rel] {
+			if err := c.Juju.StateDelete(ctx, key); err != nil {
+				return fmt.Errorf("cannot clean charm state: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func databagID(w coordinator.DatabagWrite) string {
+	scope := "unit"
+	if w.App {
+		scope = "app"
+	}
+	return w.Endpoint + ":" + strconv.Itoa(w.RelationID) + ":" + scope
+}
+
+// digestOf hashes a databag's content; keys are returned sorted.
+func digestOf(data map[string]string) (string, []string) {
+	keys := sortedKeys(data)
+	h := sha256.New()
+	for _, k := range keys {
+		b, _ := json.Marshal([2]string{k, data[k]})
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32], keys
+}
+
+// applyPorts opens the desired TCP ports and closes the others. What is
+// open is remembered in the unit state; opened-ports is asked only once.
+func (c *Charm) applyPorts(ctx context.Context, o *observation, desired []int, newState map[string]string) error {
+	var current []int
+	if raw, ok := o.state[statePorts]; ok {
+		current = parsePorts(raw)
+	} else {
+		opened, err := c.Juju.OpenedPorts(ctx)
+		if err != nil {
+			return fmt.Errorf("cannot list opened ports: %w", err)
+		}
+		for _, p := range opened {
+			if p.Protocol == "tcp" && p.Number > 0 {
+				current = append(current, p.Number)
+			}
+		}
+	}
+	for _, p := range desired {
+		if !slices.Contains(current, p) {
+			if err := c.Juju.OpenPort(ctx, juju.Port{Number: p, Protocol: "tcp"}); err != nil {
+				return fmt.Errorf("cannot open port %d: %w", p, err)
+			}
+		}
+	}
+	for _, p := range current {
+		if !slices.Contains(desired, p) {
+			if err := c.Juju.ClosePort(ctx, juju.Port{Number: p, Protocol: "tcp"}); err != nil {
+				return fmt.Errorf("cannot close port %d: %w", p, err)
+			}
+		}
+	}
+	newState[statePorts] = formatPorts(desired)
+	return nil
+}
+
+func formatPorts(ports []int) string {
+	parts := make([]string, len(ports))
+	for i, p := range ports {
+		parts[i] = strconv.Itoa(p)
+	}
+	return strings.Join(parts, ",")
+}
+
+func parsePorts(raw string) []int {
+	var out []int
+	for part := range strings.SplitSeq(raw, ",") {
+		if n, err := strconv.Atoi(part); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	if len(line) > 200 {
+		line = line[:200] + "..."
+	}
+	return line
+}

@@ -1,0 +1,159 @@
+package charm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/tempo-coordinator/coordinator/internal/coordinator"
+	"github.com/tempo-coordinator/coordinator/internal/juju"
+)
+
+// observation is what one hook read, plus the handles needed to apply.
+type observation struct {
+	*coordinator.Observed
+	state map[string]string
+	nginx Container
+	// nginxErr explains why nginx is unknown (nil when it is known).
+	nginxErr error
+	// facts is the nginx facts record to store, when it changed.
+	facts string
+}
+
+// stateNginxFacts keeps nginx's facts for the container's boot, so that
+// `nginx -v` runs once per boot, not once per hook.
+const stateNginxFacts = "nginx-facts"
+
+type factsRecord struct {
+	BootID string                 `json:"boot-id"`
+	Facts  coordinator.NginxFacts `json:"facts"`
+}
+
+func (c *Charm) observe(ctx context.Context, hc *juju.Context) (*observation, error) {
+	o := &observation{Observed: &coordinator.Observed{
+		Model: hc.Model, ModelUUID: hc.ModelUUID, App: hc.App, Unit: hc.Unit,
+		Relations: map[string][]coordinator.Relation{},
+	}}
+	var err error
+	if o.Leader, err = c.Juju.IsLeader(ctx); err != nil {
+		return nil, fmt.Errorf("cannot read leadership: %w", err)
+	}
+	if o.Config, err = c.Juju.ConfigGet(ctx); err != nil {
+		return nil, fmt.Errorf("cannot read config: %w", err)
+	}
+	if o.state, err = c.Juju.StateGet(ctx); err != nil {
+		return nil, fmt.Errorf("cannot read charm state: %w", err)
+	}
+	if err := c.observeRelations(ctx, hc, o.Observed); err != nil {
+		return nil, err
+	}
+	domain := "cluster.local"
+	if c.ResolvConf != nil {
+		if conf, err := c.ResolvConf(); err == nil {
+			domain = clusterDomain(conf)
+		}
+	}
+	o.AppFQDN, o.UnitFQDN = fqdns(hc, domain)
+	c.observeNginx(ctx, o)
+	return o, nil
+}
+
+// observeRelations reads every relation of the endpoints the product cares
+// about. goal-state (one call) tells which endpoints have relations, so
+// the others cost nothing.
+func (c *Charm) observeRelations(ctx context.Context, hc *juju.Context, o *coordinator.Observed) error {
+	var present map[string]bool
+	if goal, err := c.Juju.GoalState(ctx); err == nil {
+		present = map[string]bool{}
+		for endpoint, entries := range goal.Relations {
+			present[endpoint] = len(entries) > 0
+		}
+	}
+	for _, ep := range c.Product.Endpoints() {
+		if present != nil && !present[ep.Name] {
+			continue
+		}
+		ids, err := c.Juju.RelationIDs(ctx, ep.Name)
+		if err != nil {
+			return fmt.Errorf("cannot list %s relations: %w", ep.Name, err)
+		}
+		for _, id := range ids {
+			if hc.Relation != nil && hc.Name == ep.Name+"-relation-broken" && hc.Relation.ID == id {
+				continue // going away: it no longer counts
+			}
+			rel, err := c.readRelation(ctx, ep, id)
+			if juju.IsRelationNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			o.Relations[ep.Name] = append(o.Relations[ep.Name], rel)
+		}
+	}
+	return nil
+}
+
+func (c *Charm) readRelation(ctx context.Context, ep coordinator.Endpoint, id int) (coordinator.Relation, error) {
+	ref := coordinator.RelationRef(ep.Name, id)
+	rel := coordinator.Relation{ID: id, Endpoint: ep.Name, Units: map[string]map[string]string{}}
+	units, err := c.Juju.RelationList(ctx, ref)
+	if err != nil {
+		return rel, fmt.Errorf("cannot list units of %s: %w", ref, err)
+	}
+	if len(units) > 0 {
+		rel.RemoteApp, _ = juju.AppOfUnit(units[0])
+	}
+	if ep.AppData {
+		if rel.RemoteApp == "" {
+			if rel.RemoteApp, err = c.Juju.RelationApp(ctx, ref); err != nil {
+				return rel, fmt.Errorf("cannot find the application of %s: %w", ref, err)
+			}
+		}
+		if rel.AppData, err = c.Juju.RelationGet(ctx, ref, rel.RemoteApp, true); err != nil {
+			return rel, fmt.Errorf("cannot read %s application data of %s: %w", ref, rel.RemoteApp, err)
+		}
+	}
+	for _, unit := range units {
+		data := map[string]string{}
+		if ep.UnitData {
+			if data, err = c.Juju.RelationGet(ctx, ref, unit, false); err != nil {
+				return rel, fmt.Errorf("cannot read %s unit data of %s: %w", ref, unit, err)
+			}
+		}
+		rel.Units[unit] = data
+	}
+	return rel, nil
+}
+
+// observeNginx connects to the nginx container and learns its facts, once
+// per container boot.
+func (c *Charm) observeNginx(ctx context.Context, o *observation) {
+	if c.Connect == nil {
+		o.nginxErr = ErrNotReady
+		return
+	}
+	ctr, err := c.Connect(NginxContainer)
+	if err != nil {
+		o.nginxErr = err
+		return
+	}
+	var rec factsRecord
+	if raw := o.state[stateNginxFacts]; raw != "" && json.Unmarshal([]byte(raw), &rec) == nil && rec.BootID == ctr.BootID() {
+		facts := rec.Facts
+		o.Nginx, o.nginx = &facts, ctr
+		return
+	}
+	facts, err := ctr.NginxFacts(ctx)
+	if err != nil {
+		o.nginxErr = fmt.Errorf("cannot inspect nginx: %w", err)
+		return
+	}
+	o.Nginx, o.nginx = &facts, ctr
+	raw, _ := json.Marshal(factsRecord{BootID: ctr.BootID(), Facts: facts})
+	o.facts = string(raw)
+}
+
+// notReady tells a container that is not up yet from a real failure.
+func notReady(err error) bool { return errors.Is(err, ErrNotReady) }

@@ -1,0 +1,264 @@
+package coordinator
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// Endpoints every coordinator has, whatever the product.
+const (
+	PeersEndpoint       = "peers"
+	RemoteWriteEndpoint = "send-remote-write"
+)
+
+// Endpoint says what the charm reads from the relations of an endpoint.
+type Endpoint struct {
+	Name string
+	// AppData: read the remote application's databag.
+	AppData bool
+	// UnitData: read every remote unit's databag.
+	UnitData bool
+}
+
+// Endpoints lists what the engine observes for a product, in a fixed order.
+func (p *Product) Endpoints() []Endpoint {
+	return append([]Endpoint{
+		{Name: p.ClusterEndpoint, AppData: true, UnitData: true},
+		{Name: S3Endpoint, AppData: true},
+		{Name: PeersEndpoint},
+		{Name: RemoteWriteEndpoint, UnitData: true},
+	}, p.ExtraEndpoints...)
+}
+
+// Desired is the state the charm wants after a hook, computed from
+// Observed alone. The charm applies only what differs from what is there.
+type Desired struct {
+	// Statuses are the status candidates, most important first; see Summarize.
+	Statuses []Status
+	// Logs are lines worth a warning in the unit log (rejected worker data...).
+	Logs []string
+	// Databags are the complete contents this unit wants in its own
+	// databags: app databags (leader only) and unit databags. A relation
+	// with no entry is left as it is.
+	Databags []DatabagWrite
+	// Consistent is true when every required role is present.
+	Consistent bool
+	// Nginx is the load balancer's desired state; nil when the nginx
+	// container cannot be reached.
+	Nginx *NginxPlan
+	// Ports are the TCP ports to open on the unit, sorted.
+	Ports []int
+	// WorkerConfig is what every worker was sent; nil when it is not
+	// (re)published in this hook.
+	WorkerConfig []byte
+	// Input is what the renderers saw (for actions and previews).
+	Input *RenderInput
+	// Plan is the product's plan for this hook.
+	Plan Plan
+}
+
+// NginxPlan is the nginx config and whether nginx should run.
+type NginxPlan struct {
+	Config []byte
+	Run    bool
+}
+
+// Reconcile computes the desired state from what was observed. It is pure:
+// the same Observed always gives the same Desired.
+func Reconcile(p *Product, o *Observed) *Desired {
+	d := &Desired{}
+	plan := p.Plan(o)
+	d.Plan = plan
+	clusterRels := o.Relations[p.ClusterEndpoint]
+	cluster, problems := AggregateCluster(p.Roles, clusterRels)
+	var invalid []string
+	for _, pr := range problems {
+		if pr.Pending {
+			continue
+		}
+		d.Logs = append(d.Logs, "ignoring worker data: "+pr.String())
+		invalid = append(invalid, pr.Subject)
+	}
+	in := &RenderInput{
+		Cluster: cluster, AppFQDN: o.AppFQDN, UnitFQDN: o.UnitFQDN,
+		Model: o.Model, App: o.App, Relations: o.Relations, Config: o.Config,
+	}
+	d.Input = in
+	in.RemoteWriteURLs, d.Logs = remoteWriteURLs(o.Relations[RemoteWriteEndpoint], d.Logs)
+
+	// Status candidates: the order decides ties between equal levels.
+	requiredMissing, optionalMissing := p.Roles.Missing(cluster.RoleUnits())
+	switch {
+	case len(clusterRels) == 0:
+		d.Statuses = append(d.Statuses, Status{Blocked, "[consistency] Missing any worker relation."})
+	case len(requiredMissing) > 0:
+		d.Statuses = append(d.Statuses, Status{Blocked, fmt.Sprintf(
+			"[consistency] Cluster inconsistent: missing %s. Enable them on a worker, e.g. `juju config <worker> role-%s=true`",
+			strings.Join(requiredMissing, ", "), requiredMissing[0])})
+	default:
+		d.Consistent = true
+	}
+	s3Rels := o.Relations[S3Endpoint]
+	switch {
+	case len(s3Rels) == 0:
+		d.Statuses = append(d.Statuses, Status{Blocked, "[s3] Missing S3 integration."})
+	default:
+		s3, reasons := ParseS3(s3Rels[0])
+		if s3 == nil {
+			d.Statuses = append(d.Statuses, Status{Blocked, "[s3] S3 not ready (probably misconfigured)."})
+			d.Logs = append(d.Logs, "s3 relation "+s3Rels[0].Ref()+" not usable: "+strings.Join(reasons, "; "))
+		}
+		in.S3 = s3
+	}
+	d.Statuses = append(d.Statuses, plan.Statuses(in)...)
+	d.Logs = append(d.Logs, plan.Warnings()...)
+	if o.Nginx == nil {
+		d.Statuses = append(d.Statuses, Status{Waiting, "[nginx] Waiting for the nginx container to be ready."})
+	}
+	if d.Consistent && len(optionalMissing) > 0 {
+		d.Statuses = append(d.Statuses, Status{Active, fmt.Sprintf(
+			"Degraded: no worker runs %s (`juju config <worker> role-%s=true` to enable)",
+			strings.Join(optionalMissing, ", "), optionalMissing[0])})
+	}
+	if len(invalid) > 0 {
+		slices.Sort(invalid)
+		d.Statuses = append(d.Statuses, Status{Active, "Ignoring invalid data from " + strings.Join(slices.Compact(invalid), ", ") + " (see juju debug-log)"})
+	}
+
+	// Workers: publish one config to every worker app, only when it is complete.
+	if o.Leader && d.Consistent && in.S3 != nil && plan.Publishable() {
+		config, err := plan.WorkerConfig(in)
+		if err != nil {
+			d.Statuses = append([]Status{{Blocked, "[config] cannot render the worker configuration: " + err.Error()}}, d.Statuses...)
+		} else {
+			d.WorkerConfig = config
+			d.Databags = append(d.Databags, clusterDatabags(p, plan, in, config)...)
+		}
+	}
+	if o.Leader {
+		for _, rel := range s3Rels {
+			d.Databags = append(d.Databags, S3Request(rel))
+		}
+		d.Databags = append(d.Databags, plan.ProviderData(in)...)
+	}
+	for _, rel := range o.Relations[PeersEndpoint] {
+		d.Databags = append(d.Databags, DatabagWrite{Endpoint: PeersEndpoint, RelationID: rel.ID,
+			Data: map[string]string{"hostname": o.UnitFQDN}})
+	}
+
+	// nginx and ports.
+	routes := plan.Routes(in)
+	for _, s := range routes.Servers {
+		d.Ports = append(d.Ports, s.Port)
+	}
+	slices.Sort(d.Ports)
+	d.Ports = slices.Compact(d.Ports)
+	if o.Nginx != nil {
+		d.Nginx = &NginxPlan{Run: d.Consistent, Config: RenderNginx(NginxInput{
+			Facts: *o.Nginx, Routes: routes, AddressesByRole: cluster.AddressesByRole(),
+			AllAddresses: cluster.Addresses(), ServerName: o.UnitFQDN, TLS: in.TLS != nil, StatusPort: p.StatusPort,
+		})}
+	}
+	return d
+}
+
+// clusterDatabags builds the provider app databag of every worker relation
+// with a valid role. Every value is JSON-encoded, as the reference does.
+func clusterDatabags(p *Product, plan Plan, in *RenderInput, config []byte) []DatabagWrite {
+	var out []DatabagWrite
+	for _, app := range in.Cluster.Apps {
+		data := map[string]string{
+			p.ConfigKey:     mustJSON(string(config)),
+			"worker_ports":  mustJSON(plan.WorkerPorts(app.Roles)),
+			"worker_labels": mustJSON(map[string]string{"app.kubernetes.io/part-of": in.App}),
+		}
+		if in.S3.CAChain != "" {
+			data["s3_tls_ca_chain"] = mustJSON(in.S3.CAChain)
+		}
+		if len(in.RemoteWriteURLs) > 0 {
+			var eps []map[string]string
+			for _, u := range in.RemoteWriteURLs {
+				eps = append(eps, map[string]string{"url": u})
+			}
+			data["remote_write_endpoints"] = mustJSON(eps)
+		}
+		out = append(out, DatabagWrite{Endpoint: p.ClusterEndpoint, RelationID: app.RelationID, App: true, Data: data})
+	}
+	return out
+}
+
+// remoteWriteURLs collects valid remote-write URLs from every unit of the
+// send-remote-write relations (unit key remote_write = {"url": ...}).
+func remoteWriteURLs(rels []Relation, logs []string) ([]string, []string) {
+	var urls []string
+	for _, rel := range rels {
+		for unit, data := range rel.Units {
+			raw, ok := data["remote_write"]
+			if !ok {
+				continue
+			}
+			var v struct {
+				URL string `json:"url"`
+			}
+			if len(raw) > maxS3Value || json.Unmarshal([]byte(raw), &v) != nil || !validURL(v.URL) {
+				logs = append(logs, "ignoring invalid remote_write from "+unit)
+				continue
+			}
+			urls = append(urls, v.URL)
+		}
+	}
+	slices.Sort(urls)
+	return slices.Compact(urls), logs
+}
+
+// validURL accepts http(s) URLs with a valid host and a plain path.
+func validURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.Fragment != "" {
+		return false
+	}
+	if !ValidHost(u.Hostname()) {
+		return false
+	}
+	for _, c := range []byte(u.Path + u.RawQuery) {
+		if c <= ' ' || c == '"' || c == '\'' || c == '\\' || c == ';' || c == '{' || c == '}' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// mustJSON encodes a value the charm built itself (never fails for the
+// types used here), without HTML escaping, as Python's json.dumps does.
+func mustJSON(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic(fmt.Sprintf("cannot encode %T: %v", v, err))
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// Summarize picks the status to show: the most severe candidate, the first
+// among equals; when the result is Active, every active message is joined
+// so that hints are not lost.
+func Summarize(candidates []Status, fallback string) Status {
+	top := Highest(candidates, fallback)
+	if top.Level != Active {
+		return top
+	}
+	var msgs []string
+	for _, s := range candidates {
+		if s.Message != "" {
+			msgs = append(msgs, s.Message)
+		}
+	}
+	if len(msgs) == 0 {
+		return Status{Active, fallback}
+	}
+	return Status{Active, strings.Join(msgs, "; ")}
+}

@@ -1,0 +1,78 @@
+// Package products lists the products the coordinator engine knows and
+// picks the one a packed charm is for.
+package products
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/tempo-coordinator/coordinator/internal/coordinator"
+	"github.com/tempo-coordinator/coordinator/internal/coordinator/tempo"
+)
+
+// All returns every known product.
+func All() []*coordinator.Product {
+	return []*coordinator.Product{tempo.Product()}
+}
+
+// Names lists the known products' names.
+func Names() []string {
+	var names []string
+	for _, p := range All() {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+// ByName returns the product called name ("tempo"); "" means tempo.
+func ByName(name string) (*coordinator.Product, error) {
+	if name == "" {
+		name = "tempo"
+	}
+	for _, p := range All() {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown product %q: want one of %s", name, strings.Join(Names(), ", "))
+}
+
+// ByCharmName returns the product of the charm called name
+// ("tempo-coordinator-k8s").
+func ByCharmName(name string) (*coordinator.Product, error) {
+	for _, p := range All() {
+		if p.CharmName == name {
+			return p, nil
+		}
+	}
+	var charms []string
+	for _, p := range All() {
+		charms = append(charms, p.CharmName)
+	}
+	slices.Sort(charms)
+	return nil, fmt.Errorf("charm %q is not one this binary drives (%s)", name, strings.Join(charms, ", "))
+}
+
+// FromCharmDir reads the packed charm's metadata.yaml and returns the
+// product it is for: one binary serves every coordinator charm.
+func FromCharmDir(dir string) (*coordinator.Product, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("cannot find the charm: JUJU_CHARM_DIR is not set")
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "metadata.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the charm's metadata: %w", err)
+	}
+	var meta struct {
+		Name string `yaml:"name"`
+	}
+	if err := yaml.Unmarshal(raw, &meta); err != nil {
+		return nil, fmt.Errorf("cannot parse the charm's metadata.yaml: %w", err)
+	}
+	return ByCharmName(meta.Name)
+}
