@@ -1,0 +1,55 @@
+package charm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/tempo-coordinator/coordinator/internal/coordinator"
+	"github.com/tempo-coordinator/coordinator/internal/workload"
+)
+
+// DefaultContainersDir is where Juju exposes each workload container's
+// Pebble socket to the charm container.
+const DefaultContainersDir = "/charm/containers"
+
+// PebbleConnector connects to containers' Pebble sockets under dir
+// (<dir>/<container>/pebble.socket); "" means DefaultContainersDir.
+func PebbleConnector(dir string) Connector {
+	if dir == "" {
+		dir = DefaultContainersDir
+	}
+	return func(container string) (Container, error) {
+		c, err := workload.Connect(filepath.Join(dir, container, "pebble.socket"))
+		if errors.Is(err, workload.ErrNotReady) {
+			return nil, fmt.Errorf("%w: %w", ErrNotReady, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return pebbleContainer{c}, nil
+	}
+}
+
+// pebbleContainer adapts the Pebble workload adapter to Container.
+type pebbleContainer struct{ c *workload.Container }
+
+func (p pebbleContainer) BootID() string { return p.c.BootID() }
+
+func (p pebbleContainer) NginxFacts(ctx context.Context) (coordinator.NginxFacts, error) {
+	return p.c.NginxFacts(ctx)
+}
+
+func (p pebbleContainer) ApplyNginx(ctx context.Context, config []byte, run bool, statusPort int) (NginxResult, error) {
+	res, err := p.c.ApplyNginx(ctx, workload.NginxPlan{Config: config, Run: run, StatusPort: statusPort})
+	if errors.Is(err, workload.ErrNotReady) {
+		err = fmt.Errorf("%w: %w", ErrNotReady, err)
+	}
+	return NginxResult{Changed: res.Changed(), Rejected: res.Rejected}, err
+}
+
+func (p pebbleContainer) ApplyExporter(ctx context.Context, statusPort int) error {
+	_, err := p.c.ApplyLayer(ctx, workload.ExporterLabel, workload.ExporterLayer(statusPort))
+	return err
+}
