@@ -1,0 +1,267 @@
+package workload
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/canonical/pebble/client"
+
+	"github.com/tempo-coordinator/coordinator/internal/coordinator"
+)
+
+// Paths in the nginx container.
+const (
+	// NginxConfigPath is the config nginx runs with.
+	NginxConfigPath = "/etc/nginx/nginx.conf"
+	// NginxCandidatePath is where a new config is validated (`nginx -t`)
+	// before it replaces NginxConfigPath.
+	NginxCandidatePath = "/etc/nginx/nginx.conf.candidate"
+)
+
+var nginxVersionRE = regexp.MustCompile(`nginx/([0-9][^\s]*)`)
+
+// NginxFacts detects what the nginx config depends on: nginx's version
+// (`nginx -v`, which prints "nginx version: nginx/1.22.1" on stderr), IPv6
+// availability (a non-empty /proc/net/if_inet6, which lists every IPv6
+// address including ::1, like `ip -6 address show`) and the first
+// nameserver of the container's /etc/resolv.conf. A missing
+// /proc/net/if_inet6 (IPv6 disabled) or resolv.conf is not an error.
+func (c *Container) NginxFacts(ctx context.Context) (coordinator.NginxFacts, error) {
+	var f coordinator.NginxFacts
+	res, err := c.run(ctx, "nginx", "-v")
+	if err != nil {
+		return f, fmt.Errorf("cannot detect nginx version: %w", err)
+	}
+	if res.exitCode != 0 {
+		return f, fmt.Errorf("cannot detect nginx version: nginx -v exited with %d: %s", res.exitCode, strings.TrimSpace(res.stderr+res.stdout))
+	}
+	if m := nginxVersionRE.FindStringSubmatch(res.stderr + res.stdout); m != nil {
+		f.Version = m[1]
+	}
+	inet6, ok, err := c.readFile(ctx, "/proc/net/if_inet6")
+	if err != nil {
+		return f, fmt.Errorf("cannot detect IPv6: %w", err)
+	}
+	f.IPv6 = ok && len(bytes.TrimSpace(inet6)) > 0
+	resolv, ok, err := c.readFile(ctx, "/etc/resolv.conf")
+	if err != nil {
+		return f, fmt.Errorf("cannot detect resolver: %w", err)
+	}
+	if ok {
+		f.Resolver = firstNameserver(resolv)
+	}
+	return f, nil
+}
+
+// firstNameserver returns the address of the first nameserver line of a
+// resolv.conf, or "".
+func firstNameserver(resolv []byte) string {
+	sc := bufio.NewScanner(bytes.NewReader(resolv))
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "nameserver" {
+			return fields[1]
+		}
+	}
+	return ""
+}
+
+// NginxPlan is what the nginx container should look like.
+type NginxPlan struct {
+	// Config is the desired /etc/nginx/nginx.conf.
+	Config []byte
+	// Run is whether nginx should run. When false nginx is stopped (the
+	// config is still validated and written).
+	Run bool
+	// Files are extra files (absolute paths, e.g. TLS certificates); a nil
+	// value means the file must not exist. Files whose base name contains
+	// "key" are written 0600, others 0644. They are written before the
+	// config is validated (so `nginx -t` sees them); removals happen only
+	// after a new config was accepted.
+	Files map[string][]byte
+	// StatusPort is the port of nginx's /status page, checked by the
+	// layer's health check (see NginxLayer); 0 means no check.
+	StatusPort int
+}
+
+// NginxResult reports what ApplyNginx did.
+type NginxResult struct {
+	// LayerChanged: the nginx layer was (re)added to the plan.
+	LayerChanged bool
+	// ConfigChanged: a new nginx.conf was validated and written.
+	ConfigChanged bool
+	// FilesChanged: an extra file was written or removed.
+	FilesChanged bool
+	// Started, Stopped, Restarted, Reloaded: what happened to nginx.
+	// Restarted only happens when the service definition itself changed.
+	Started, Stopped, Restarted, Reloaded bool
+	// Rejected is `nginx -t`'s output when the new config was rejected;
+	// the previous config stays in place and running. Not an error: the
+	// charm shows it in its status.
+	Rejected string
+}
+
+// Changed reports whether ApplyNginx wrote anything.
+func (r NginxResult) Changed() bool {
+	return r.LayerChanged || r.ConfigChanged || r.FilesChanged || r.Started || r.Stopped || r.Restarted || r.Reloaded
+}
+
+// ApplyNginx converges the nginx container on p, writing only what
+// differs: layer, extra files, config (validated with `nginx -t` on a
+// candidate copy before it goes live), then the service: stopped when
+// !p.Run; started when not running; restarted if its layer definition
+// changed; else reloaded (`nginx -s reload`, never a restart) when the
+// config or files changed. With nothing to change it only reads.
+func (c *Container) ApplyNginx(ctx context.Context, p NginxPlan) (NginxResult, error) {
+	var res NginxResult
+	layerChanged, changedSvcs, err := c.ensureLayer(ctx, NginxLabel, NginxLayer(p.StatusPort))
+	if err != nil {
+		return res, err
+	}
+	res.LayerChanged = layerChanged
+
+	// Extra files the config may reference go first.
+	var removals []string
+	for _, name := range sortedKeys(p.Files) {
+		data := p.Files[name]
+		if data == nil {
+			removals = append(removals, name)
+			continue
+		}
+		cur, ok, err := c.readFile(ctx, name)
+		if err != nil {
+			return res, err
+		}
+		if ok && bytes.Equal(cur, data) {
+			continue
+		}
+		if err := c.writeFile(ctx, name, data, filePerm(name)); err != nil {
+			return res, err
+		}
+		res.FilesChanged = true
+	}
+
+	cur, ok, err := c.readFile(ctx, NginxConfigPath)
+	if err != nil {
+		return res, err
+	}
+	if !ok || !bytes.Equal(cur, p.Config) {
+		rejected, err := c.validate(ctx, p.Config)
+		if err != nil {
+			return res, err
+		}
+		if rejected != "" {
+			res.Rejected = rejected
+		} else {
+			if err := c.writeFile(ctx, NginxConfigPath, p.Config, 0o644); err != nil {
+				return res, err
+			}
+			res.ConfigChanged = true
+		}
+	}
+
+	// Remove files only once no rejected config could still need them.
+	if res.Rejected == "" {
+		for _, name := range removals {
+			_, ok, err := c.readFile(ctx, name)
+			if err != nil {
+				return res, err
+			}
+			if !ok {
+				continue
+			}
+			if err := c.removeFile(ctx, name); err != nil {
+				return res, err
+			}
+			res.FilesChanged = true
+		}
+	}
+
+	st, err := c.serviceStatus(ctx, NginxService)
+	if err != nil {
+		return res, err
+	}
+	status := st[NginxService]
+	switch {
+	case !p.Run:
+		// Backoff too: otherwise Pebble keeps restarting it.
+		if status == client.StatusActive || status == client.StatusBackoff {
+			if err := c.serviceAction(ctx, "stop nginx", c.api.Stop, []string{NginxService}); err != nil {
+				return res, err
+			}
+			res.Stopped = true
+		}
+	case status != client.StatusActive:
+		if err := c.serviceAction(ctx, "start nginx", c.api.Start, []string{NginxService}); err != nil {
+			return res, err
+		}
+		res.Started = true
+	case len(changedSvcs) > 0:
+		// A new command/environment only takes effect on a restart.
+		if err := c.serviceAction(ctx, "restart nginx", c.api.Restart, []string{NginxService}); err != nil {
+			return res, err
+		}
+		res.Restarted = true
+	case res.ConfigChanged || res.FilesChanged:
+		if err := c.reload(ctx); err != nil {
+			return res, err
+		}
+		res.Reloaded = true
+	}
+	return res, nil
+}
+
+// validate checks config with `nginx -t` on a candidate file next to the
+// live one (so relative includes resolve the same way), removes the
+// candidate, and returns nginx's output when the config is rejected.
+func (c *Container) validate(ctx context.Context, config []byte) (rejected string, err error) {
+	if err := c.writeFile(ctx, NginxCandidatePath, config, 0o644); err != nil {
+		return "", err
+	}
+	res, runErr := c.run(ctx, "nginx", "-t", "-c", NginxCandidatePath)
+	// Clean up whatever happened, with a fresh context so a cancelled
+	// one does not leave the candidate behind.
+	rmErr := c.removeFile(context.WithoutCancel(ctx), NginxCandidatePath)
+	if runErr != nil {
+		return "", fmt.Errorf("cannot validate nginx config: %w", runErr)
+	}
+	if rmErr != nil {
+		return "", rmErr
+	}
+	if res.exitCode == 0 {
+		return "", nil
+	}
+	out := strings.TrimSpace(res.stderr + res.stdout)
+	// Point at the file the user knows about.
+	out = strings.ReplaceAll(out, NginxCandidatePath, NginxConfigPath)
+	if out == "" {
+		out = fmt.Sprintf("nginx -t exited with %d", res.exitCode)
+	}
+	return out, nil
+}
+
+// reload asks the running nginx master to reload its config gracefully.
+func (c *Container) reload(ctx context.Context) error {
+	res, err := c.run(ctx, "nginx", "-s", "reload")
+	if err != nil {
+		return fmt.Errorf("cannot reload nginx: %w", err)
+	}
+	if res.exitCode != 0 {
+		return fmt.Errorf("cannot reload nginx: exit status %d: %s", res.exitCode, strings.TrimSpace(res.stderr+res.stdout))
+	}
+	return nil
+}
+
+// filePerm keeps private keys private.
+func filePerm(name string) os.FileMode {
+	if strings.Contains(path.Base(name), "key") {
+		return 0o600
+	}
+	return 0o644
+}
