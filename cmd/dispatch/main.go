@@ -141,6 +141,3 @@ Example model file:
 	_ = cmd.MarkFlagRequired("model")
 	return cmd
 }
-
-
-

@@ -1,0 +1,73 @@
+# Coordinator charms for distributed Grafana Tempo and Pyroscope.
+# `make demo` and `make test` are the two commands a newcomer needs.
+
+SHELL := /bin/bash
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+BUILD := build
+GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
+WORKLOAD_BIN ?= $(HOME)/.cache/coordinator-workloads/bin
+export TEMPO_BIN ?= $(WORKLOAD_BIN)/tempo
+export PYROSCOPE_BIN ?= $(WORKLOAD_BIN)/pyroscope
+
+CHARMS := tempo-coordinator-k8s pyroscope-coordinator-k8s
+CHARM_FILES := $(foreach c,$(CHARMS),$(BUILD)/$(c)_ubuntu@24.04-amd64.charm)
+
+.PHONY: all build charm test unit demo e2e bench deps system-deps workloads lint clean
+
+all: build
+
+## build: the dispatch binary (static, stripped)
+build:
+	CGO_ENABLED=0 go build $(GOFLAGS_BUILD) -o $(BUILD)/dispatch ./cmd/dispatch
+
+## charm: pack every coordinator charm into build/*.charm (no charmcraft needed)
+charm: build
+	go run ./tools/charmpack -dispatch $(BUILD)/dispatch -charm-dir . -assets src \
+		-out $(BUILD)/tempo-coordinator-k8s_ubuntu@24.04-amd64.charm
+	go run ./tools/charmpack -dispatch $(BUILD)/dispatch -charm-dir charms/pyroscope-coordinator-k8s \
+		-assets charms/pyroscope-coordinator-k8s/src \
+		-out $(BUILD)/pyroscope-coordinator-k8s_ubuntu@24.04-amd64.charm
+	@ls -l $(CHARM_FILES)
+
+## system-deps: Debian packages the tests and the demo run (nginx, namespaces tools)
+system-deps:
+	@if ! command -v nginx >/dev/null || ! command -v unshare >/dev/null || ! command -v ip >/dev/null; then \
+		echo "installing nginx, util-linux and iproute2 with apt-get"; \
+		if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx util-linux iproute2 >/dev/null; \
+	fi
+
+## workloads: build the real Tempo and Pyroscope binaries once into $(WORKLOAD_BIN)
+workloads:
+	scripts/build-workloads tempo pyroscope
+
+deps: system-deps workloads
+
+## lint: gofmt and go vet
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	go vet ./...
+
+## test: every test, with real nginx, Pebble, Tempo and Pyroscope (installed or built first)
+test: deps lint charm
+	go test -count=1 ./...
+
+## unit: the fast tests only (tests that need a missing binary skip)
+unit:
+	go test -short ./...
+
+## demo: a simulated Juju model driving the built charm, real Pebble and real nginx
+demo: system-deps build
+	go run ./cmd/demo -dispatch $(BUILD)/dispatch
+
+## e2e: real Tempo and Pyroscope clusters configured by the charm (see README)
+e2e: deps build
+	go test -count=1 -v -timeout 30m ./tests/e2e/...
+
+## bench: hook cost (calls, time, memory) as the cluster grows
+bench: build
+	go test -run '^$$' -bench . -benchmem ./internal/coordinator/
+	bench/run $(BUILD)/dispatch
+
+clean:
+	rm -rf $(BUILD)
