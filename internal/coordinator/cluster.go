@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Limits on what a worker may publish; anything larger is rejected unread.
@@ -147,16 +149,27 @@ func (c *Cluster) dropDuplicateAddresses() []Problem {
 		app := &c.Apps[i]
 		kept := app.Units[:0]
 		for _, u := range app.Units {
-			if first, dup := owner[u.Address]; dup {
+			key := hostKey(u.Address)
+			if first, dup := owner[key]; dup {
 				problems = append(problems, Problem{Subject: u.Name, Reason: fmt.Sprintf("address %s is already used by %s", u.Address, first)})
 				continue
 			}
-			owner[u.Address] = u.Name
+			owner[key] = u.Name
 			kept = append(kept, u)
 		}
 		app.Units = kept
 	}
 	return problems
+}
+
+// hostKey is the form under which two spellings of one host compare equal:
+// DNS names are case-insensitive and may end with a dot; IP addresses have
+// several spellings ("::1", "0:0::1", "::ffff:10.0.0.1" for 10.0.0.1).
+func hostKey(addr string) string {
+	if ip, err := netip.ParseAddr(addr); err == nil {
+		return ip.Unmap().String()
+	}
+	return strings.ToLower(strings.TrimSuffix(addr, "."))
 }
 
 func decodeJSONString(raw string, limit int) (string, error) {

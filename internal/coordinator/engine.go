@@ -3,8 +3,10 @@ package coordinator
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -195,8 +197,9 @@ func clusterDatabags(p *Product, plan Plan, in *RenderInput, config []byte) []Da
 func remoteWriteURLs(rels []Relation, logs []string) ([]string, []string) {
 	var urls []string
 	for _, rel := range rels {
-		for unit, data := range rel.Units {
-			raw, ok := data["remote_write"]
+		// Sorted units: the logs must not depend on map order (Reconcile is pure).
+		for _, unit := range slices.Sorted(maps.Keys(rel.Units)) {
+			raw, ok := rel.Units[unit]["remote_write"]
 			if !ok {
 				continue
 			}
@@ -222,6 +225,11 @@ func validURL(raw string) bool {
 	}
 	if !ValidHost(u.Hostname()) {
 		return false
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return false
+		}
 	}
 	for _, c := range []byte(u.Path + u.RawQuery) {
 		if c <= ' ' || c == '"' || c == '\'' || c == '\\' || c == ';' || c == '{' || c == '}' || c >= 0x7f {

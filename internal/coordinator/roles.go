@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -23,19 +24,28 @@ type RoleTable struct {
 func (t RoleTable) Validate() error {
 	known := make(map[string]bool, len(t.Atomic))
 	for _, r := range t.Atomic {
-		if r == "" || known[r] {
-			return fmt.Errorf("invalid role table: atomic role %q is empty or repeated", r)
+		if r == "" || known[r] || strings.TrimSpace(r) != r || strings.Contains(r, ",") {
+			return fmt.Errorf("invalid role table: atomic role %q is empty, repeated or not a plain name", r)
 		}
 		known[r] = true
 	}
+	listed := map[string]bool{}
 	for _, r := range slices.Concat(t.Required, t.Optional) {
 		if !known[r] {
 			return fmt.Errorf("invalid role table: %q is not an atomic role", r)
 		}
+		if listed[r] {
+			return fmt.Errorf("invalid role table: %q is listed twice as required or optional", r)
+		}
+		listed[r] = true
 	}
-	for meta, roles := range t.Meta {
+	for _, meta := range slices.Sorted(maps.Keys(t.Meta)) {
+		roles := t.Meta[meta]
 		if known[meta] {
 			return fmt.Errorf("invalid role table: meta role %q is also atomic", meta)
+		}
+		if strings.TrimSpace(meta) != meta || meta == "" || strings.Contains(meta, ",") || len(roles) == 0 {
+			return fmt.Errorf("invalid role table: meta role %q is not a plain name with at least one role", meta)
 		}
 		for _, r := range roles {
 			if !known[r] {

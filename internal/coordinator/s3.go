@@ -72,9 +72,35 @@ func ParseS3(rel Relation) (*S3, []string) {
 	s3.CAChain = chain
 	s3.Insecure = !(https || chain != "")
 	if len(problems) > 0 {
-		return nil, problems
+		return nil, scrubSecret(problems, rel.AppData["secret-key"], s3.SecretKey)
 	}
 	return s3, nil
+}
+
+// scrubSecret removes the secret key from reasons, whatever quoted it (an
+// endpoint with credentials, a provider that put the key in another field).
+func scrubSecret(reasons []string, secrets ...string) []string {
+	for i := range reasons {
+		for _, s := range secrets {
+			if s != "" {
+				reasons[i] = strings.ReplaceAll(reasons[i], s, "<secret>")
+			}
+		}
+	}
+	return reasons
+}
+
+// redactCredentials hides the userinfo of an endpoint before it is quoted.
+func redactCredentials(raw string) string {
+	at := strings.LastIndex(raw, "@")
+	if at < 0 {
+		return raw
+	}
+	prefix := ""
+	if i := strings.Index(raw, "://"); i >= 0 && i < at {
+		prefix = raw[:i+3]
+	}
+	return prefix + "<redacted>@" + raw[at+1:]
 }
 
 // decodeLoose returns a JSON string's content, or the raw value when it is
@@ -91,8 +117,9 @@ func decodeLoose(raw string) string {
 // "host:9000" into "host[:port]" without a default port, and tells whether
 // the scheme was https.
 func parseS3Endpoint(raw string) (string, bool, error) {
+	published := raw
 	bad := func(why string) (string, bool, error) {
-		return "", false, fmt.Errorf("invalid endpoint %q: %s", truncate(raw, 60), why)
+		return "", false, fmt.Errorf("invalid endpoint %q: %s", truncate(redactCredentials(published), 60), why)
 	}
 	if !strings.Contains(raw, "://") {
 		raw = "//" + raw
