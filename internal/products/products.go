@@ -12,12 +12,13 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
+	"github.com/tempo-coordinator/coordinator/internal/coordinator/pyroscope"
 	"github.com/tempo-coordinator/coordinator/internal/coordinator/tempo"
 )
 
 // All returns every known product.
 func All() []*coordinator.Product {
-	return []*coordinator.Product{tempo.Product()}
+	return []*coordinator.Product{tempo.Product(), pyroscope.Product()}
 }
 
 // Names lists the known products' names.

@@ -1,0 +1,98 @@
+package pyroscope
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/tempo-coordinator/coordinator/internal/coordinator"
+)
+
+// DataPath is where Pyroscope workers keep their local data.
+const DataPath = "/pyroscope-data"
+
+// tree is a YAML mapping; yaml.v3 writes map keys sorted, so the output is
+// deterministic.
+type tree = map[string]any
+
+// RenderConfig renders the Pyroscope (v1.21) configuration every worker
+// runs, whatever its roles. It fails without S3, which Pyroscope cannot
+// run without.
+//
+// There is no TLS in it: Pyroscope has no end-to-end TLS
+// (grafana/pyroscope#3598), so nginx terminates TLS and talks plain HTTP
+// to the workers. Nor is there a CA for S3: Pyroscope's S3 client has no
+// option for one (see s3Config).
+func RenderConfig(in *coordinator.RenderInput, opts Options) ([]byte, error) {
+	if in == nil || in.S3 == nil {
+		return nil, errors.New("cannot render the pyroscope config: no s3 storage")
+	}
+	byRole := in.Cluster.AddressesByRole()
+
+	ingesterRing := coordinator.MemberlistRing()
+	ingesterRing["replication_factor"] = coordinator.ReplicationFactor(len(byRole[RoleIngester]))
+	storeGatewayRing := coordinator.MemberlistRing()
+	storeGatewayRing["replication_factor"] = coordinator.ReplicationFactor(len(byRole[RoleStoreGateway]))
+
+	cfg := tree{
+		"server":      tree{"http_listen_port": HTTPPort},
+		"distributor": tree{"ring": coordinator.MemberlistRing()},
+		"ingester":    tree{"lifecycler": tree{"ring": ingesterRing}},
+		"store_gateway": tree{
+			"sharding_ring": storeGatewayRing,
+		},
+		"compactor": tree{
+			"cleanup_interval": goDuration(opts.CleanupInterval),
+			"deletion_delay":   goDuration(opts.DeletionDelay),
+			"sharding_ring":    coordinator.MemberlistRing(),
+		},
+		"limits": tree{
+			"compactor_blocks_retention_period": modelDuration(opts.RetentionPeriod),
+		},
+		"memberlist": tree{
+			"bind_port":    MemberlistPort,
+			"join_members": coordinator.JoinMembers(in.Cluster.Addresses(), MemberlistPort),
+		},
+		"pyroscopedb": tree{"data_path": DataPath},
+		"storage": tree{
+			"backend": "s3",
+			"s3":      s3Config(in.S3),
+		},
+	}
+	// Behind an ingress that routes a path prefix, the UI must build its
+	// links under that prefix.
+	if base := coordinator.IngressPath(in); base != "" {
+		cfg["api"] = tree{"base-url": base}
+	}
+	out, err := coordinator.RenderYAML(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cannot render the pyroscope config: %w", err)
+	}
+	return out, nil
+}
+
+// s3Config is Pyroscope's storage.s3 block.
+//
+// Path-style addressing is bucket_lookup_type: path-style
+// (force_path_style still works but is deprecated and logs a warning).
+//
+// A custom CA (in.S3.CAChain) cannot be set here: in Pyroscope v1.21.1 the
+// S3 client (pkg/objstore/providers/s3) has no CA option, only
+// http.insecure_skip_verify, and refuses unknown keys. The engine still
+// sends the chain to the workers (s3_tls_ca_chain), which must add it to
+// the system trust store (e.g. SSL_CERT_FILE) for Go's TLS to use it.
+func s3Config(s3 *coordinator.S3) tree {
+	out := tree{
+		"bucket_name":       s3.Bucket,
+		"endpoint":          s3.Endpoint,
+		"access_key_id":     s3.AccessKey,
+		"secret_access_key": s3.SecretKey,
+		"insecure":          s3.Insecure,
+	}
+	if s3.Region != "" {
+		out["region"] = s3.Region
+	}
+	if s3.PathStyle {
+		out["bucket_lookup_type"] = "path-style"
+	}
+	return out
+}

@@ -1,0 +1,147 @@
+package pyroscope
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/tempo-coordinator/coordinator/internal/coordinator"
+)
+
+// Plan is Pyroscope's answer for one hook. It implements coordinator.Plan.
+type Plan struct {
+	opts    Options
+	invalid []string
+}
+
+var _ coordinator.Plan = (*Plan)(nil)
+
+// NewPlan reads Pyroscope's options from what the charm observed (only
+// o.Config is used; nil means defaults).
+func NewPlan(o *coordinator.Observed) *Plan {
+	var config map[string]any
+	if o != nil {
+		config = o.Config
+	}
+	p := &Plan{}
+	p.opts, p.invalid = ParseOptions(config)
+	return p
+}
+
+// Options returns the options rendered: DisabledCleanup while any option is
+// invalid.
+func (p *Plan) Options() Options { return p.opts }
+
+// Invalid returns the sorted names of the invalid options.
+func (p *Plan) Invalid() []string { return slices.Clone(p.invalid) }
+
+// Statuses returns the Blocked status naming the invalid options, if any.
+func (p *Plan) Statuses(*coordinator.RenderInput) []coordinator.Status {
+	if len(p.invalid) == 0 {
+		return nil
+	}
+	return []coordinator.Status{invalidStatus(p.invalid)}
+}
+
+// Warnings is always empty: Pyroscope reads nothing from its requirers.
+func (p *Plan) Warnings() []string { return nil }
+
+// Publishable is always true. Unlike Tempo, an invalid option does not
+// stop publishing: the config then goes out with data clean-up disabled
+// (DisabledCleanup), to prevent data loss, while the Blocked status asks
+// for a fix — as the reference charm does.
+func (p *Plan) Publishable() bool { return true }
+
+// WorkerConfig renders the Pyroscope configuration with the options in
+// effect.
+func (p *Plan) WorkerConfig(in *coordinator.RenderInput) ([]byte, error) {
+	return RenderConfig(in, p.opts)
+}
+
+// WorkerPorts is the same for every role: memberlist and HTTP (which also
+// carries gRPC).
+func (p *Plan) WorkerPorts([]string) []int {
+	return []int{HTTPPort, MemberlistPort}
+}
+
+// Upstream names that are not roles.
+const (
+	// UpstreamWorker routes to every worker, whatever its roles (the UI).
+	UpstreamWorker = "worker"
+)
+
+// Routes lists one upstream per atomic role (named after it) and one to
+// every worker, all on the workers' HTTP port; an HTTP server on
+// StatusPort for the UI, the APIs and ingestion, and a gRPC server on
+// OTLPGRPCPort for OTLP profiles.
+func (p *Plan) Routes(*coordinator.RenderInput) coordinator.Routes {
+	var out coordinator.Routes
+	for _, role := range Roles().Atomic {
+		out.Upstreams = append(out.Upstreams, coordinator.Upstream{Name: role, Role: role, Port: HTTPPort})
+	}
+	out.Upstreams = append(out.Upstreams, coordinator.Upstream{Name: UpstreamWorker, Port: HTTPPort})
+	exact := func(path, upstream string) coordinator.Location {
+		return coordinator.Location{Modifier: "=", Path: path, Upstream: upstream}
+	}
+	prefix := func(path, upstream string) coordinator.Location {
+		return coordinator.Location{Path: path, Upstream: upstream}
+	}
+	out.Servers = []coordinator.Server{{
+		Port: StatusPort,
+		Locations: []coordinator.Location{
+			exact("/", UpstreamWorker),
+			prefix("/assets", UpstreamWorker),
+			exact("/ingest", RoleDistributor),
+			prefix("/push.v1.PusherService", RoleDistributor),
+			prefix("/pyroscope", RoleQueryFrontend),
+			prefix("/querier", RoleQueryFrontend),
+			prefix("/settings", RoleTenantSettings),
+			prefix("/adhocprofiles", RoleAdHocProfiles),
+		},
+	}, {
+		Port:      OTLPGRPCPort,
+		GRPC:      true,
+		Locations: []coordinator.Location{prefix("/opentelemetry.proto.collector", RoleDistributor)},
+	}}
+	return out
+}
+
+// ProviderData publishes, to every profiling requirer, where to send
+// profiles over OTLP gRPC: "<host>:42424" (the ingress host, else the
+// application's service) and whether the connection is plain text (no
+// https ingress, or no TLS without ingress). Nothing is published while
+// no address is known.
+func (p *Plan) ProviderData(in *coordinator.RenderInput) []coordinator.DatabagWrite {
+	if in == nil || len(in.Relations[ProfilingEndpoint]) == 0 {
+		return nil
+	}
+	scheme, host := coordinator.PublicAddress(in)
+	if host == "" {
+		return nil
+	}
+	url, err := coordinator.EncodeJSON(coordinator.HostPort(host, OTLPGRPCPort))
+	if err != nil {
+		return nil // unreachable: a string always encodes
+	}
+	insecure, err := coordinator.EncodeJSON(scheme != "https")
+	if err != nil {
+		return nil // unreachable: a bool always encodes
+	}
+	var out []coordinator.DatabagWrite
+	for _, rel := range in.Relations[ProfilingEndpoint] {
+		out = append(out, coordinator.DatabagWrite{
+			Endpoint:   ProfilingEndpoint,
+			RelationID: rel.ID,
+			App:        true,
+			Data:       map[string]string{"otlp_grpc_endpoint_url": url, "insecure": insecure},
+		})
+	}
+	return out
+}
+
+// ActionResults fails: the Pyroscope coordinator has no actions.
+func (p *Plan) ActionResults(action string, _ *coordinator.RenderInput) (map[string]string, error) {
+	if len(action) > 40 {
+		action = action[:40] + "..."
+	}
+	return nil, fmt.Errorf("unknown action %q: the pyroscope coordinator has no actions", action)
+}

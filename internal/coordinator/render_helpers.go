@@ -1,0 +1,114 @@
+package coordinator
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/url"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Helpers shared by the products' renderers. Like the rest of the core they
+// are pure.
+
+// MemberlistPort is the gossip port every worker of every product binds.
+const MemberlistPort = 7946
+
+// ReplicationFactor is the replication factor of a ring with this many
+// members: 3 when there are at least 3, else 1 (a ring cannot replicate
+// more than it has members, and 2 gives no quorum).
+func ReplicationFactor(members int) int {
+	if members >= 3 {
+		return 3
+	}
+	return 1
+}
+
+// JoinMembers turns validated worker addresses into memberlist
+// "host:port" join members, IPv6 addresses bracketed, in the same order.
+func JoinMembers(addresses []string, port int) []string {
+	out := make([]string, 0, len(addresses))
+	for _, a := range addresses {
+		out = append(out, HostPort(a, port))
+	}
+	return out
+}
+
+// MemberlistRing is the dskit ring block that keeps a ring in memberlist:
+// {"kvstore": {"store": "memberlist"}}. Each call returns a new map, so a
+// caller may add keys (replication_factor...) to it.
+func MemberlistRing() map[string]any {
+	return map[string]any{"kvstore": map[string]any{"store": "memberlist"}}
+}
+
+// RenderYAML encodes a workload configuration tree (nested maps, which
+// yaml.v3 writes with sorted keys) with a 2-space indent: the same tree
+// always gives the same bytes.
+func RenderYAML(tree any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(tree); err != nil {
+		return nil, fmt.Errorf("cannot encode YAML: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("cannot encode YAML: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// EncodeJSON encodes a databag value as Python's json.dumps does: without
+// escaping <, > and &, and without a trailing newline.
+func EncodeJSON(v any) (string, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", fmt.Errorf("cannot encode JSON: %w", err)
+	}
+	return string(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
+}
+
+// PublicAddress is the scheme and host clients reach the coordinator at:
+// those of the ingress URL when there is a usable one, else the
+// application's in-cluster service name with "https" under TLS and "http"
+// without. host is "" when neither is known.
+func PublicAddress(in *RenderInput) (scheme, host string) {
+	if in == nil {
+		return "", ""
+	}
+	if u := ingressURL(in.ExternalURL); u != nil {
+		return u.Scheme, u.Hostname()
+	}
+	scheme = "http"
+	if in.TLS != nil {
+		scheme = "https"
+	}
+	return scheme, in.AppFQDN
+}
+
+// IngressPath is the path of the ingress URL ("/model-app"), "" without an
+// ingress or when the ingress serves from the root.
+func IngressPath(in *RenderInput) string {
+	if in == nil {
+		return ""
+	}
+	u := ingressURL(in.ExternalURL)
+	if u == nil || u.Path == "/" {
+		return ""
+	}
+	return u.Path
+}
+
+// ingressURL parses an http(s) ingress URL with a valid host; nil otherwise.
+func ingressURL(raw string) *url.URL {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !ValidHost(u.Hostname()) {
+		return nil
+	}
+	return u
+}
