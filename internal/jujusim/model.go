@@ -117,7 +117,7 @@ func (r *Relation) Units() []string {
 	if r.Broken {
 		return []string{}
 	}
-	return slices.Sorted(maps.Keys(r.RemoteUnits))
+	return append([]string{}, slices.Sorted(maps.Keys(r.RemoteUnits))...)
 }
 
 // Status is a workload status.
