@@ -1,0 +1,399 @@
+// Package charm_test tests the product as Juju meets it: the dispatch
+// binary inside the packed .charm, run black-box with nothing but the
+// environment, the (simulated) hook tools on PATH and a Pebble socket.
+package charm_test
+
+import (
+	"archive/zip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tempo-coordinator/coordinator/internal/jujusim"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	jujusim.CleanupBuilds()
+	os.RemoveAll(packDir)
+	os.Exit(code)
+}
+
+var (
+	packMu   sync.Mutex
+	packDir  string
+	dispatch string
+)
+
+// charmSources maps each charm to its source directory and assets.
+var charmSources = map[string][2]string{
+	"tempo-coordinator-k8s":     {".", "src"},
+	"pyroscope-coordinator-k8s": {"charms/pyroscope-coordinator-k8s", "charms/pyroscope-coordinator-k8s/src"},
+}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+func goCmd(args ...string) error {
+	cmd := exec.Command("go", args...)
+	cmd.Dir = repoRoot()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// packedCharm builds the dispatch binary (once per test binary) and packs
+// the charm exactly as `make charm` does; it returns the .charm path.
+func packedCharm(t *testing.T, name string) string {
+	t.Helper()
+	packMu.Lock()
+	defer packMu.Unlock()
+	if packDir == "" {
+		dir, err := os.MkdirTemp("", "charm-test-")
+		require.NoError(t, err)
+		bin := filepath.Join(dir, "dispatch")
+		require.NoError(t, goCmd("build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/dispatch"))
+		packDir, dispatch = dir, bin
+	}
+	out := filepath.Join(packDir, name+".charm")
+	if _, err := os.Stat(out); err == nil {
+		return out
+	}
+	src, ok := charmSources[name]
+	require.True(t, ok, "unknown charm %s", name)
+	args := []string{"run", "./tools/charmpack", "-dispatch", dispatch, "-charm-dir", src[0], "-out", out}
+	if _, err := os.Stat(filepath.Join(repoRoot(), src[1])); err == nil {
+		args = append(args, "-assets", src[1])
+	}
+	require.NoError(t, goCmd(args...))
+	return out
+}
+
+// unpack extracts a .charm as Juju does and returns the charm directory.
+func unpack(t *testing.T, charmFile string) string {
+	t.Helper()
+	zr, err := zip.OpenReader(charmFile)
+	require.NoError(t, err)
+	defer zr.Close()
+	dir := t.TempDir()
+	for _, f := range zr.File {
+		dest := filepath.Join(dir, f.Name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(dest), 0o755))
+		in, err := f.Open()
+		require.NoError(t, err)
+		out, err := os.OpenFile(dest, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, f.Mode().Perm())
+		require.NoError(t, err)
+		_, err = io.Copy(out, in)
+		require.NoError(t, err)
+		in.Close()
+		require.NoError(t, out.Close())
+	}
+	return dir
+}
+
+func TestPackedCharmContents(t *testing.T) {
+	for charm := range charmSources {
+		t.Run(charm, func(t *testing.T) {
+			zr, err := zip.OpenReader(packedCharm(t, charm))
+			require.NoError(t, err)
+			defer zr.Close()
+			modes := map[string]os.FileMode{}
+			for _, f := range zr.File {
+				modes[f.Name] = f.Mode()
+			}
+			for _, name := range []string{"dispatch", "metadata.yaml", "config.yaml", "actions.yaml", "manifest.yaml"} {
+				assert.Contains(t, modes, name)
+			}
+			assert.Equal(t, os.FileMode(0o755), modes["dispatch"].Perm(), "dispatch must be executable")
+			assert.True(t, modes["dispatch"].IsRegular())
+			assert.Equal(t, os.FileMode(0o644), modes["metadata.yaml"].Perm())
+			for name := range modes {
+				assert.False(t, strings.HasSuffix(name, ".go"), "no Go source in the charm: %s", name)
+			}
+			dir := unpack(t, packedCharm(t, charm))
+			meta, err := os.ReadFile(filepath.Join(dir, "metadata.yaml"))
+			require.NoError(t, err)
+			assert.Contains(t, string(meta), "name: "+charm+"\n")
+			head := make([]byte, 4)
+			f, err := os.Open(filepath.Join(dir, "dispatch"))
+			require.NoError(t, err)
+			_, err = io.ReadFull(f, head)
+			f.Close()
+			require.NoError(t, err)
+			assert.Equal(t, "\x7fELF", string(head), "dispatch is the Go binary")
+			out, err := exec.Command(filepath.Join(dir, "dispatch"), "version").CombinedOutput()
+			require.NoError(t, err, string(out))
+			assert.True(t, strings.HasPrefix(string(out), "dispatch "))
+		})
+	}
+}
+
+// env is one packed charm under a simulated model.
+type env struct {
+	t        *testing.T
+	h        *jujusim.Harness
+	dispatch string
+	charm    string
+	cluster  string
+}
+
+func newEnv(t *testing.T, charm string, leader bool) *env {
+	t.Helper()
+	dir := unpack(t, packedCharm(t, charm))
+	app := strings.TrimSuffix(strings.Split(charm, "-")[0], "")
+	m := jujusim.NewModel(app + "/0")
+	m.Leader = leader
+	h := jujusim.NewHarness(t, m)
+	return &env{t: t, h: h, dispatch: filepath.Join(dir, "dispatch"), charm: dir, cluster: app + "-cluster"}
+}
+
+// hook runs a hook; the nginx container is "not ready" (no Pebble socket)
+// unless the test points COORDINATOR_PEBBLE_SOCKET_DIR elsewhere.
+func (e *env) hook(name string, opts jujusim.HookOptions) jujusim.HookResult {
+	e.t.Helper()
+	opts.CharmDir = e.charm
+	if opts.Env == nil {
+		opts.Env = map[string]string{}
+	}
+	if _, ok := opts.Env["COORDINATOR_PEBBLE_SOCKET_DIR"]; !ok {
+		opts.Env["COORDINATOR_PEBBLE_SOCKET_DIR"] = e.t.TempDir()
+	}
+	res, err := e.h.RunHook(context.Background(), e.dispatch, name, opts)
+	require.NoError(e.t, err)
+	require.Equal(e.t, 0, res.ExitCode, "hook %s failed:\nstdout: %s\nstderr: %s", name, res.Stdout, res.Stderr)
+	return res
+}
+
+func (e *env) status() string {
+	return e.h.Model.UnitStatus.Status + ": " + e.h.Model.UnitStatus.Message
+}
+
+func jsonString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func (e *env) addWorker(app, role string, addresses ...string) *jujusim.Relation {
+	units := map[string]map[string]string{}
+	for i, a := range addresses {
+		unit := fmt.Sprintf("%s/%d", app, i)
+		units[unit] = map[string]string{
+			"address":       jsonString(a),
+			"juju_topology": jsonString(map[string]string{"model": "test-model", "model_uuid": "u", "application": app, "unit": unit, "charm_name": "worker"}),
+		}
+	}
+	return e.h.Model.AddRelation(e.cluster, app, map[string]string{"role": jsonString(role)}, units)
+}
+
+func (e *env) addS3() *jujusim.Relation {
+	return e.h.Model.AddRelation("s3", "s3-integrator", map[string]string{
+		"endpoint": "http://minio.test-model.svc.cluster.local:9000", "bucket": "traces",
+		"access-key": "AKIAEXAMPLE", "secret-key": "not-a-real-secret", "s3-uri-style": "path",
+	}, map[string]map[string]string{"s3-integrator/0": {}})
+}
+
+// workerConfig decodes the config published to a worker relation.
+func workerConfig(t *testing.T, rel *jujusim.Relation, key string) string {
+	t.Helper()
+	raw, ok := rel.LocalAppData[key]
+	require.True(t, ok, "no %s published to %s", key, rel.Ref())
+	var s string
+	require.NoError(t, json.Unmarshal([]byte(raw), &s))
+	return s
+}
+
+func TestPackedDispatchRunsEveryHookKind(t *testing.T) {
+	for charm := range charmSources {
+		t.Run(charm, func(t *testing.T) {
+			e := newEnv(t, charm, true)
+			for _, hook := range []string{"install", "leader-elected", "config-changed", "update-status", "start"} {
+				e.hook(hook, jujusim.HookOptions{})
+				assert.NotEmpty(t, e.h.Model.UnitStatus.Status, "%s set no status", hook)
+			}
+			rel := e.addWorker("worker", "all", "10.1.0.5")
+			e.hook(e.cluster+"-relation-changed", jujusim.HookOptions{Relation: rel, RemoteUnit: "worker/0"})
+			assert.Equal(t, "blocked: [s3] Missing S3 integration.", e.status())
+		})
+	}
+}
+
+func TestTempoStatuses(t *testing.T) {
+	e := newEnv(t, "tempo-coordinator-k8s", true)
+	e.hook("install", jujusim.HookOptions{})
+	assert.Equal(t, "blocked: [consistency] Missing any worker relation.", e.status())
+
+	querier := e.addWorker("tempo-querier", "querier", "10.1.0.5")
+	e.hook("tempo-cluster-relation-changed", jujusim.HookOptions{Relation: querier, RemoteUnit: "tempo-querier/0"})
+	assert.Contains(t, e.status(), "blocked: [consistency] Cluster inconsistent: missing query-frontend, ingester, distributor, compactor")
+
+	e.h.Model.RemoveRelation(querier.ID)
+	all := e.addWorker("tempo-worker", "all", "10.1.0.6")
+	e.hook("tempo-cluster-relation-changed", jujusim.HookOptions{Relation: all, RemoteUnit: "tempo-worker/0"})
+	assert.Equal(t, "blocked: [s3] Missing S3 integration.", e.status())
+	_, published := all.LocalAppData["worker_config"]
+	assert.False(t, published, "no config may be published without S3")
+
+	s3 := e.h.Model.AddRelation("s3", "s3-integrator", map[string]string{"endpoint": "ftp://nope/path", "bucket": "b"}, nil)
+	e.hook("s3-relation-changed", jujusim.HookOptions{Relation: s3})
+	assert.Equal(t, "blocked: [s3] S3 not ready (probably misconfigured).", e.status())
+	assert.Equal(t, "relation-"+fmt.Sprint(s3.ID), s3.LocalAppData["bucket"], "the leader requests a bucket")
+
+	e.h.Model.RemoveRelation(s3.ID)
+	s3 = e.addS3()
+	e.hook("s3-relation-changed", jujusim.HookOptions{Relation: s3})
+	// All roles are there, S3 is ready: only the nginx container is missing here.
+	assert.Equal(t, "waiting: [nginx] Waiting for the nginx container to be ready.", e.status())
+	config := workerConfig(t, all, "worker_config")
+	assert.Contains(t, config, "10.1.0.6:7946")
+	assert.Contains(t, config, "forcepathstyle: true")
+	// otlp_http is always requested; other receivers only on demand.
+	assert.JSONEq(t, `[3200,4318,7946,9096]`, all.LocalAppData["worker_ports"])
+
+	e.h.Model.Config["retention-period"] = "forever"
+	e.hook("config-changed", jujusim.HookOptions{})
+	assert.Contains(t, e.status(), "blocked: [config] invalid retention-period")
+	assert.Equal(t, config, workerConfig(t, all, "worker_config"), "an invalid option must not replace the published config")
+}
+
+func TestSecondHookWritesNothing(t *testing.T) {
+	e := newEnv(t, "tempo-coordinator-k8s", true)
+	w := e.addWorker("tempo-worker", "all", "10.1.0.6", "10.1.0.7")
+	e.addS3()
+	first := e.hook("config-changed", jujusim.HookOptions{})
+	assert.Positive(t, first.Counts["relation-set"])
+	for _, hook := range []string{"config-changed", "update-status"} {
+		again := e.hook(hook, jujusim.HookOptions{})
+		assert.Zero(t, again.Counts["relation-set"], "%s rewrote a databag: %v", hook, again.Tools())
+		assert.Zero(t, again.Counts["status-set"], "%s set an unchanged status", hook)
+		assert.Zero(t, again.Counts["state-set"]+again.Counts["open-port"]+again.Counts["close-port"], "%v", again.Tools())
+	}
+	assert.Contains(t, workerConfig(t, w, "worker_config"), "10.1.0.7:7946")
+}
+
+func TestEveryWorkerGetsTheSameConfig(t *testing.T) {
+	e := newEnv(t, "tempo-coordinator-k8s", true)
+	var rels []*jujusim.Relation
+	for i, role := range []string{"querier", "query-frontend", "ingester", "distributor", "compactor", "metrics-generator"} {
+		rels = append(rels, e.addWorker("tempo-"+role, role, fmt.Sprintf("10.1.1.%d", i+1)))
+	}
+	e.addS3()
+	e.hook("config-changed", jujusim.HookOptions{})
+	first := rels[0].LocalAppData["worker_config"]
+	require.NotEmpty(t, first)
+	for _, r := range rels {
+		assert.Equal(t, first, r.LocalAppData["worker_config"], "%s got another config", r.RemoteApp)
+	}
+	assert.JSONEq(t, "[3200,7946,9096]", rels[1].LocalAppData["worker_ports"], "query-frontend ports")
+	assert.JSONEq(t, "[3200,7946]", rels[0].LocalAppData["worker_ports"], "querier ports")
+}
+
+func TestNonLeaderPublishesNoAppData(t *testing.T) {
+	e := newEnv(t, "tempo-coordinator-k8s", false)
+	w := e.addWorker("tempo-worker", "all", "10.1.0.6")
+	s3 := e.addS3()
+	peers := e.h.Model.AddRelation("peers", "tempo", nil, map[string]map[string]string{"tempo/1": {}})
+	e.hook("config-changed", jujusim.HookOptions{})
+	assert.Empty(t, w.LocalAppData)
+	assert.Empty(t, s3.LocalAppData)
+	assert.Equal(t, "tempo-0.tempo-endpoints.test-model.svc.cluster.local", peers.LocalUnitData["hostname"])
+	assert.Equal(t, "waiting: [nginx] Waiting for the nginx container to be ready.", e.status())
+}
+
+func TestDepartedUnitLeavesTheRing(t *testing.T) {
+	e := newEnv(t, "tempo-coordinator-k8s", true)
+	w := e.addWorker("tempo-worker", "all", "10.1.0.6", "10.1.0.7")
+	e.addS3()
+	e.hook("config-changed", jujusim.HookOptions{})
+	require.Contains(t, workerConfig(t, w, "worker_config"), "10.1.0.7:7946")
+	w.RemoveUnit("tempo-worker/1")
+	e.hook("tempo-cluster-relation-departed", jujusim.HookOptions{Relation: w, RemoteUnit: "tempo-worker/1"})
+	config := workerConfig(t, w, "worker_config")
+	assert.NotContains(t, config, "10.1.0.7")
+	assert.Contains(t, config, "10.1.0.6:7946")
+}
+
+func TestHostileWorkerDataIsExcluded(t *testing.T) {
+	e := newEnv(t, "tempo-coordinator-k8s", true)
+	good := e.addWorker("tempo-worker", "all", "10.1.0.6")
+	bad := e.addWorker("evil", "all", "x;} server { listen 1")
+	garbage := e.h.Model.AddRelation("tempo-cluster", "garbage", map[string]string{"role": "{not json"}, map[string]map[string]string{"garbage/0": {"address": "\"10.9.9.9\"", "juju_topology": "nope"}})
+	e.addS3()
+	res := e.hook("config-changed", jujusim.HookOptions{})
+	config := workerConfig(t, good, "worker_config")
+	assert.NotContains(t, config, "listen 1")
+	assert.NotContains(t, config, "10.9.9.9")
+	assert.Contains(t, res.Stderr, "evil/0")
+	assert.Contains(t, res.Stderr, "garbage")
+	assert.Equal(t, config, workerConfig(t, bad, "worker_config"), "the app itself is valid and gets the config")
+	assert.Empty(t, garbage.LocalAppData["worker_config"], "an app with an invalid role gets nothing")
+}
+
+func TestListReceiversAction(t *testing.T) {
+	e := newEnv(t, "tempo-coordinator-k8s", true)
+	e.h.Model.Config["always_enable_zipkin"] = true
+	res, err := e.h.RunAction(context.Background(), e.dispatch, "list-receivers", nil, jujusim.HookOptions{CharmDir: e.charm, Env: map[string]string{"COORDINATOR_PEBBLE_SOCKET_DIR": t.TempDir()}})
+	require.NoError(t, err)
+	require.Equal(t, 0, res.ExitCode, res.Stderr)
+	require.NotNil(t, e.h.Model.Action)
+	results := fmt.Sprint(e.h.Model.Action.Results)
+	assert.Contains(t, results, "http://tempo.test-model.svc.cluster.local:4318")
+	assert.Contains(t, results, "http://tempo.test-model.svc.cluster.local:9411")
+	assert.Zero(t, res.Counts["relation-set"]+res.Counts["status-set"], "an action changes nothing: %v", res.Tools())
+}
+
+func TestBrokenJujuContractExitsOne(t *testing.T) {
+	dir := unpack(t, packedCharm(t, "tempo-coordinator-k8s"))
+	cases := map[string][]string{
+		"no unit":         {"JUJU_DISPATCH_PATH=hooks/install", "JUJU_MODEL_NAME=m", "JUJU_MODEL_UUID=u", "JUJU_CHARM_DIR=" + dir},
+		"bad relation id": {"JUJU_DISPATCH_PATH=hooks/s3-relation-changed", "JUJU_UNIT_NAME=tempo/0", "JUJU_MODEL_NAME=m", "JUJU_MODEL_UUID=u", "JUJU_CHARM_DIR=" + dir, "JUJU_RELATION=s3", "JUJU_RELATION_ID=s3:x", "JUJU_REMOTE_APP=s3"},
+		"no charm dir":    {"JUJU_DISPATCH_PATH=hooks/install", "JUJU_UNIT_NAME=tempo/0", "JUJU_MODEL_NAME=m", "JUJU_MODEL_UUID=u"},
+	}
+	for name, env := range cases {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(filepath.Join(dir, "dispatch"))
+			cmd.Env = append(env, "PATH=/nonexistent")
+			out, err := cmd.CombinedOutput()
+			var exitErr *exec.ExitError
+			require.ErrorAs(t, err, &exitErr, string(out))
+			assert.Equal(t, 1, exitErr.ExitCode())
+			assert.True(t, strings.HasPrefix(string(out), "ERROR "), string(out))
+		})
+	}
+}
+
+func TestCallsStayNearTheMinimum(t *testing.T) {
+	e := newEnv(t, "tempo-coordinator-k8s", true)
+	w := e.addWorker("tempo-worker", "all", "10.1.0.6", "10.1.0.7", "10.1.0.8")
+	e.addS3()
+	e.hook("config-changed", jujusim.HookOptions{})
+	res := e.hook("tempo-cluster-relation-changed", jujusim.HookOptions{Relation: w, RemoteUnit: "tempo-worker/0"})
+	// goal-state; relation-ids x2 (cluster, s3); relation-list x2; relation-get: 1 app + 3 units (cluster) + 1 app (s3);
+	// is-leader, config-get, state-get.
+	want := []string{"config-get", "goal-state", "is-leader", "relation-get", "relation-ids", "relation-list", "state-get"}
+	got := slices.Sorted(func(yield func(string) bool) {
+		for tool := range res.Counts {
+			if !yield(tool) {
+				return
+			}
+		}
+	})
+	assert.Equal(t, want, got, "%v", res.Tools())
+	assert.Equal(t, 5, res.Counts["relation-get"])
+	assert.Len(t, res.Calls, 13, "%v", res.Tools())
+}
