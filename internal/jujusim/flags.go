@@ -67,7 +67,7 @@ func parseFlags(args []string, defs []flagDef, lookup func(id int) *Relation) (*
 			break
 		}
 		var names []string // flags to process; the last may carry a value
-		var inline string   // value text following the flag name
+		var inline string  // value text following the flag name
 		long := a[1] == '-'
 		if long {
 			name := a[2:]

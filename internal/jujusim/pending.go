@@ -17,9 +17,9 @@ type Op struct {
 	Port     string            `json:"port,omitempty"`
 	// Secret is the new secret (secret-add) or the fields to update
 	// (secret-set: non-empty fields and a non-nil Content replace).
-	Secret *Secret       `json:"secret,omitempty"`
-	Grant  *SecretGrant  `json:"grant,omitempty"`
-	Meta   *SecretMeta `json:"meta,omitempty"`
+	Secret *Secret      `json:"secret,omitempty"`
+	Grant  *SecretGrant `json:"grant,omitempty"`
+	Meta   *SecretMeta  `json:"meta,omitempty"`
 }
 
 // SecretMeta says which metadata fields a pending secret-set changes.
