@@ -59,7 +59,7 @@ func IsPermissionDenied(err error) bool { return stderrHas(err, "permission deni
 // IsNotFound reports a missing secret, network binding or other object
 // (but not a missing relation: see IsRelationNotFound).
 func IsNotFound(err error) bool {
-	return !IsRelationNotFound(err) && stderrHas(err, "not found")
+	return !IsRelationNotFound(err) && stderrHas(err, "not found", "no network config found")
 }
 
 // IsUsage reports a command-line error (exit code 2): a bug in the caller.
