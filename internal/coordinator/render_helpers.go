@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 
 	"gopkg.in/yaml.v3"
@@ -40,6 +41,41 @@ func JoinMembers(addresses []string, port int) []string {
 // caller may add keys (replication_factor...) to it.
 func MemberlistRing() map[string]any {
 	return map[string]any{"kvstore": map[string]any{"store": "memberlist"}}
+}
+
+// S3Keys names a workload's S3 config keys; "" leaves a field out.
+type S3Keys struct {
+	Bucket, Endpoint, AccessKey, SecretKey, Insecure, Region string
+}
+
+// Tree is the workload's S3 config block with the given key names: the
+// bucket, endpoint, credentials and insecure flag always, the region only
+// when there is one. Callers add their own keys (CA, path style) to it.
+func (s *S3) Tree(keys S3Keys) map[string]any {
+	out := map[string]any{}
+	for key, value := range map[string]any{
+		keys.Bucket: s.Bucket, keys.Endpoint: s.Endpoint, keys.AccessKey: s.AccessKey,
+		keys.SecretKey: s.SecretKey, keys.Insecure: s.Insecure,
+	} {
+		if key != "" {
+			out[key] = value
+		}
+	}
+	if keys.Region != "" && s.Region != "" {
+		out[keys.Region] = s.Region
+	}
+	return out
+}
+
+// AppDatabags writes the same app databag content to every relation of
+// an endpoint (the leader's provider data, e.g. tracing or profiling).
+// Each relation gets its own copy of data.
+func AppDatabags(endpoint string, relations []Relation, data map[string]string) []DatabagWrite {
+	var out []DatabagWrite
+	for _, rel := range relations {
+		out = append(out, DatabagWrite{Endpoint: endpoint, RelationID: rel.ID, App: true, Data: maps.Clone(data)})
+	}
+	return out
 }
 
 // RenderYAML encodes a workload configuration tree (nested maps, which

@@ -81,16 +81,10 @@ func RenderConfig(in *coordinator.RenderInput, opts Options) ([]byte, error) {
 // sends the chain to the workers (s3_tls_ca_chain), which must add it to
 // the system trust store (e.g. SSL_CERT_FILE) for Go's TLS to use it.
 func s3Config(s3 *coordinator.S3) tree {
-	out := tree{
-		"bucket_name":       s3.Bucket,
-		"endpoint":          s3.Endpoint,
-		"access_key_id":     s3.AccessKey,
-		"secret_access_key": s3.SecretKey,
-		"insecure":          s3.Insecure,
-	}
-	if s3.Region != "" {
-		out["region"] = s3.Region
-	}
+	out := s3.Tree(coordinator.S3Keys{
+		Bucket: "bucket_name", Endpoint: "endpoint", AccessKey: "access_key_id",
+		SecretKey: "secret_access_key", Insecure: "insecure", Region: "region",
+	})
 	if s3.PathStyle {
 		out["bucket_lookup_type"] = "path-style"
 	}

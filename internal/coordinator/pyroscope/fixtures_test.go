@@ -1,7 +1,11 @@
 package pyroscope
 
 import (
+	"bytes"
 	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -109,5 +113,25 @@ func input(t *testing.T, ws ...worker) *coordinator.RenderInput {
 		Cluster: clusterOf(t, ws...), S3: minio(),
 		AppFQDN: "pyroscope.m.svc.cluster.local", UnitFQDN: "pyroscope-0.pyroscope-endpoints.m.svc.cluster.local",
 		Model: "m", App: "pyroscope", Relations: map[string][]coordinator.Relation{},
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/ from the current output")
+
+// golden compares got with testdata/<file>, rewriting it first under -update.
+func golden(t *testing.T, file string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", file)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	switch {
+	case err != nil:
+		t.Fatalf("%v (go test -update writes it)", err)
+	case !bytes.Equal(got, want):
+		t.Errorf("output differs from %s; review with go test -update && git diff:\n%s", path, got)
 	}
 }

@@ -126,16 +126,8 @@ func (p *Plan) ProviderData(in *coordinator.RenderInput) []coordinator.DatabagWr
 	if err != nil {
 		return nil // unreachable: a bool always encodes
 	}
-	var out []coordinator.DatabagWrite
-	for _, rel := range in.Relations[ProfilingEndpoint] {
-		out = append(out, coordinator.DatabagWrite{
-			Endpoint:   ProfilingEndpoint,
-			RelationID: rel.ID,
-			App:        true,
-			Data:       map[string]string{"otlp_grpc_endpoint_url": url, "insecure": insecure},
-		})
-	}
-	return out
+	return coordinator.AppDatabags(ProfilingEndpoint, in.Relations[ProfilingEndpoint],
+		map[string]string{"otlp_grpc_endpoint_url": url, "insecure": insecure})
 }
 
 // ActionResults fails: the Pyroscope coordinator has no actions.
