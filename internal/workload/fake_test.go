@@ -27,7 +27,10 @@ type fakePebble struct {
 	bootID   string
 	sysErr   error
 	startErr string // when set, Start/Replan changes fail with it
-	logs     []client.LogEntry
+	// dieAfterStart: nginx passes Pebble's start check, then exits (as
+	// after its bind retries) and never writes its pid file.
+	dieAfterStart bool
+	logs          []client.LogEntry
 	// exec overrides the default command behaviour when set.
 	exec func(cmd []string, stdout, stderr io.Writer) (exit int, err error)
 }
@@ -134,7 +137,24 @@ func (f *fakePebble) Start(o *client.ServiceOptions) (string, error) {
 		return f.change(f.startErr), nil
 	}
 	f.setAll(o.Names, client.StatusActive)
+	f.nginxStarted(o.Names)
 	return f.change(""), nil
+}
+
+// nginxStarted writes nginx's pid file, or lets it die.
+func (f *fakePebble) nginxStarted(names []string) {
+	for _, n := range names {
+		if n != NginxService {
+			continue
+		}
+		if f.dieAfterStart {
+			f.status[n] = client.StatusBackoff
+			continue
+		}
+		if pid := pidPath(f.files[NginxConfigPath]); pid != "" {
+			f.files[pid] = []byte("42\n")
+		}
+	}
 }
 
 func (f *fakePebble) Stop(o *client.ServiceOptions) (string, error) {
@@ -146,6 +166,7 @@ func (f *fakePebble) Stop(o *client.ServiceOptions) (string, error) {
 func (f *fakePebble) Restart(o *client.ServiceOptions) (string, error) {
 	f.calls = append(f.calls, "Restart "+strings.Join(o.Names, ","))
 	f.setAll(o.Names, client.StatusActive)
+	f.nginxStarted(o.Names)
 	return f.change(""), nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/canonical/pebble/client"
 
@@ -31,8 +32,14 @@ var nginxVersionRE = regexp.MustCompile(`nginx/([0-9][^\s]*)`)
 // availability (a non-empty /proc/net/if_inet6, which lists every IPv6
 // address including ::1, like `ip -6 address show`) and the first
 // nameserver of the container's /etc/resolv.conf. A missing
-// /proc/net/if_inet6 (IPv6 disabled) or resolv.conf is not an error.
+// /proc/net/if_inet6 (IPv6 disabled) or resolv.conf is not an error;
+// losing Pebble is ErrNotReady.
 func (c *Container) NginxFacts(ctx context.Context) (coordinator.NginxFacts, error) {
+	f, err := c.nginxFacts(ctx)
+	return f, notReady(err)
+}
+
+func (c *Container) nginxFacts(ctx context.Context) (coordinator.NginxFacts, error) {
 	var f coordinator.NginxFacts
 	res, err := c.run(ctx, "nginx", "-v")
 	if err != nil {
@@ -117,8 +124,15 @@ func (r NginxResult) Changed() bool {
 // candidate copy before it goes live), then the service: stopped when
 // !p.Run; started when not running; restarted if its layer definition
 // changed; else reloaded (`nginx -s reload`, never a restart) when the
-// config or files changed. With nothing to change it only reads.
+// config or files changed. With nothing to change it only reads. Losing
+// Pebble midway is reported as ErrNotReady; the result then tells what
+// was already done.
 func (c *Container) ApplyNginx(ctx context.Context, p NginxPlan) (NginxResult, error) {
+	res, err := c.applyNginx(ctx, p)
+	return res, notReady(err)
+}
+
+func (c *Container) applyNginx(ctx context.Context, p NginxPlan) (NginxResult, error) {
 	var res NginxResult
 	layerChanged, changedSvcs, err := c.ensureLayer(ctx, NginxLabel, NginxLayer(p.StatusPort))
 	if err != nil {
@@ -151,6 +165,7 @@ func (c *Container) ApplyNginx(ctx context.Context, p NginxPlan) (NginxResult, e
 	if err != nil {
 		return res, err
 	}
+	live := cur // the config nginx will run with
 	if !ok || !bytes.Equal(cur, p.Config) {
 		rejected, err := c.validate(ctx, p.Config)
 		if err != nil {
@@ -163,6 +178,7 @@ func (c *Container) ApplyNginx(ctx context.Context, p NginxPlan) (NginxResult, e
 				return res, err
 			}
 			res.ConfigChanged = true
+			live = p.Config
 		}
 	}
 
@@ -198,13 +214,13 @@ func (c *Container) ApplyNginx(ctx context.Context, p NginxPlan) (NginxResult, e
 			res.Stopped = true
 		}
 	case status != client.StatusActive:
-		if err := c.serviceAction(ctx, "start nginx", c.api.Start, []string{NginxService}); err != nil {
+		if err := c.startNginx(ctx, "start nginx", c.api.Start, live); err != nil {
 			return res, err
 		}
 		res.Started = true
 	case len(changedSvcs) > 0:
 		// A new command/environment only takes effect on a restart.
-		if err := c.serviceAction(ctx, "restart nginx", c.api.Restart, []string{NginxService}); err != nil {
+		if err := c.startNginx(ctx, "restart nginx", c.api.Restart, live); err != nil {
 			return res, err
 		}
 		res.Restarted = true
@@ -215,6 +231,68 @@ func (c *Container) ApplyNginx(ctx context.Context, p NginxPlan) (NginxResult, e
 		res.Reloaded = true
 	}
 	return res, nil
+}
+
+var pidDirectiveRE = regexp.MustCompile(`(?m)^\s*pid\s+([^;\s]+)\s*;`)
+
+// pidPath returns the pid file nginx.conf configures, or "".
+func pidPath(config []byte) string {
+	if m := pidDirectiveRE.FindSubmatch(config); m != nil {
+		return string(m[1])
+	}
+	return ""
+}
+
+// startNginx starts (or restarts) nginx and makes sure it really came up.
+//
+// Pebble calls a start successful once the process has lived for a
+// second, but nginx retries a failed bind() five times, 500ms apart,
+// before giving up: a port conflict kills it only after Pebble reported
+// success. nginx writes its pid file once every listening socket is bound,
+// so: remove the pid file, start, then wait until the pid file appears
+// (up) or the service leaves the active state (failed; the error carries
+// nginx's last output). Without a pid directive in the config only
+// Pebble's own check applies.
+func (c *Container) startNginx(ctx context.Context, what string, act func(*client.ServiceOptions) (string, error), config []byte) error {
+	pid := pidPath(config)
+	if pid != "" {
+		if err := c.removeFile(ctx, pid); err != nil {
+			return fmt.Errorf("cannot %s: %w", what, err)
+		}
+	}
+	if err := c.serviceAction(ctx, what, act, []string{NginxService}); err != nil {
+		return err
+	}
+	if pid == "" {
+		return nil
+	}
+	deadline := time.Now().Add(timeout(ctx, ChangeTimeout))
+	for {
+		if _, err := c.api.ListFiles(&client.ListFilesOptions{Path: pid, Itself: true}); err == nil {
+			return nil
+		} else if !isNotFound(err) {
+			return fmt.Errorf("cannot %s: checking %s: %w", what, pid, err)
+		}
+		st, err := c.serviceStatus(ctx, NginxService)
+		if err != nil {
+			return fmt.Errorf("cannot %s: %w", what, err)
+		}
+		if st[NginxService] != client.StatusActive {
+			err := fmt.Errorf("cannot %s: nginx exited after starting (now %s)", what, st[NginxService])
+			if logs := c.recentLogs([]string{NginxService}, 10); logs != "" {
+				err = fmt.Errorf("%w; recent output:\n%s", err, logs)
+			}
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cannot %s: nginx did not write %s within %s", what, pid, ChangeTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cannot %s: %w", what, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // validate checks config with `nginx -t` on a candidate file next to the

@@ -100,14 +100,24 @@ func Connect(socket string) (*Container, error) {
 func connect(api pebbleAPI) (*Container, error) {
 	info, err := api.SysInfo()
 	if err != nil {
-		var nf *client.SocketNotFoundError
-		var ce client.ConnectionError
-		if errors.As(err, &nf) || errors.As(err, &ce) {
-			return nil, fmt.Errorf("cannot get pebble system info: %w: %v", ErrNotReady, err)
-		}
-		return nil, fmt.Errorf("cannot get pebble system info: %w", err)
+		return nil, notReady(fmt.Errorf("cannot get pebble system info: %w", err))
 	}
 	return &Container{api: api, bootID: info.BootID}, nil
+}
+
+// notReady marks err as ErrNotReady when Pebble could not be reached
+// (socket gone, connection refused or broken), e.g. because the container
+// restarted in the middle of a hook.
+func notReady(err error) error {
+	if err == nil || errors.Is(err, ErrNotReady) {
+		return err
+	}
+	var nf *client.SocketNotFoundError
+	var ce client.ConnectionError
+	if errors.As(err, &nf) || errors.As(err, &ce) {
+		return fmt.Errorf("%w: %w", ErrNotReady, err)
+	}
+	return err
 }
 
 // BootID identifies the Pebble daemon's boot; it changes when the
@@ -303,7 +313,13 @@ func (c *Container) ensureLayer(ctx context.Context, label string, l Layer) (cha
 // enabled services run: it adds the layer and replans when the layer
 // changed (Pebble restarts services whose definition changed) or when an
 // enabled service is not active. Nothing is written when all is in place.
+// Losing Pebble midway is reported as ErrNotReady.
 func (c *Container) ApplyLayer(ctx context.Context, label string, l Layer) (changed bool, err error) {
+	changed, err = c.applyLayer(ctx, label, l)
+	return changed, notReady(err)
+}
+
+func (c *Container) applyLayer(ctx context.Context, label string, l Layer) (changed bool, err error) {
 	changed, _, err = c.ensureLayer(ctx, label, l)
 	if err != nil {
 		return false, err

@@ -381,3 +381,51 @@ func TestFirstNameserver(t *testing.T) {
 		}
 	}
 }
+
+func TestLostPebbleIsNotReady(t *testing.T) {
+	c, f := newFakeContainer(t)
+	f.exec = func(cmd []string, stdout, stderr io.Writer) (int, error) {
+		return 0, fmt.Errorf("dial: %w", client.ConnectionError{})
+	}
+	if _, err := c.ApplyNginx(context.Background(), NginxPlan{Config: confA, Run: true}); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("ApplyNginx err = %v, want ErrNotReady", err)
+	}
+	if _, err := c.NginxFacts(context.Background()); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("NginxFacts err = %v, want ErrNotReady", err)
+	}
+	f.exec = nil
+	f.startErr = "boom"
+	if _, err := c.ApplyLayer(context.Background(), ExporterLabel, ExporterLayer(8080)); err == nil || errors.Is(err, ErrNotReady) {
+		t.Fatalf("a failed change must not be ErrNotReady: %v", err)
+	}
+}
+
+func TestApplyNginxStartWaitsForPidFile(t *testing.T) {
+	conf := []byte("worker_processes 1;\npid /tmp/nginx.pid;\nevents {}\n")
+	c, f := newFakeContainer(t)
+	f.files["/tmp/nginx.pid"] = []byte("7\n") // stale, from a killed nginx
+	f.dieAfterStart = true
+	f.logs = []client.LogEntry{{Service: "nginx", Message: "nginx: [emerg] bind() to 0.0.0.0:3200 failed (98: Address already in use)"}}
+	_, err := c.ApplyNginx(context.Background(), NginxPlan{Config: conf, Run: true})
+	if err == nil || !strings.Contains(err.Error(), "nginx exited after starting") || !strings.Contains(err.Error(), "Address already in use") {
+		t.Fatalf("err = %v, want the late exit reported", err)
+	}
+	f.dieAfterStart = false
+	res := apply(t, c, NginxPlan{Config: conf, Run: true})
+	if !res.Started || string(f.files["/tmp/nginx.pid"]) != "42\n" {
+		t.Fatalf("recovery: %+v pid=%q", res, f.files["/tmp/nginx.pid"])
+	}
+}
+
+func TestPidPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"pid /tmp/nginx.pid;\n":                   "/tmp/nginx.pid",
+		"worker_processes 5;\n  pid /run/x.pid ;": "/run/x.pid",
+		"# pid /nope;\nevents {}":                 "",
+		"":                                        "",
+	} {
+		if got := pidPath([]byte(in)); got != want {
+			t.Errorf("pidPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

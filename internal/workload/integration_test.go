@@ -1,0 +1,499 @@
+package workload
+
+// Integration tests: the adapter against a real Pebble daemon managing a
+// real nginx, in a sandbox (private mount/net/pid namespaces). They skip
+// when the sandbox cannot start (not root, no unshare or nginx).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/canonical/pebble/client"
+
+	"github.com/tempo-coordinator/coordinator/internal/coordinator"
+	"github.com/tempo-coordinator/coordinator/internal/testenv/sandbox"
+)
+
+const (
+	statusPort  = 8080
+	proxyPort   = 3200
+	backendPort = 9000
+)
+
+// backendHosts are worker FQDNs, resolved by nginx 1.22 (no `resolve`)
+// through the sandbox's /etc/hosts when it loads its config.
+var backendHosts = map[string]string{
+	"worker-1.test": "127.0.0.2",
+	"worker-2.test": "127.0.0.3",
+	"worker-3.test": "127.0.0.4",
+}
+
+// countingAPI counts the calls that change the container.
+type countingAPI struct {
+	pebbleAPI
+	mu     sync.Mutex
+	writes []string
+}
+
+func (c *countingAPI) note(s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writes = append(c.writes, s)
+}
+
+func (c *countingAPI) reset() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.writes
+	c.writes = nil
+	return w
+}
+
+func (c *countingAPI) AddLayer(o *client.AddLayerOptions) error {
+	c.note("AddLayer")
+	return c.pebbleAPI.AddLayer(o)
+}
+func (c *countingAPI) Push(o *client.PushOptions) error {
+	c.note("Push " + o.Path)
+	return c.pebbleAPI.Push(o)
+}
+func (c *countingAPI) RemovePath(o *client.RemovePathOptions) error {
+	c.note("RemovePath " + o.Path)
+	return c.pebbleAPI.RemovePath(o)
+}
+func (c *countingAPI) Start(o *client.ServiceOptions) (string, error) {
+	c.note("Start")
+	return c.pebbleAPI.Start(o)
+}
+func (c *countingAPI) Stop(o *client.ServiceOptions) (string, error) {
+	c.note("Stop")
+	return c.pebbleAPI.Stop(o)
+}
+func (c *countingAPI) Restart(o *client.ServiceOptions) (string, error) {
+	c.note("Restart")
+	return c.pebbleAPI.Restart(o)
+}
+func (c *countingAPI) Replan(o *client.ServiceOptions) (string, error) {
+	c.note("Replan")
+	return c.pebbleAPI.Replan(o)
+}
+func (c *countingAPI) Exec(o *client.ExecOptions) (process, error) {
+	c.note("Exec " + strings.Join(o.Command, " "))
+	return c.pebbleAPI.Exec(o)
+}
+
+type env struct {
+	sb  *sandbox.Sandbox
+	c   *Container
+	api *countingAPI
+	hc  *http.Client
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	sb := sandbox.New(t, sandbox.Options{Hosts: backendHosts})
+	c, err := Connect(sb.SocketPath())
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	api := &countingAPI{pebbleAPI: c.api}
+	c.api = api
+	hc := sb.HTTPClient()
+	hc.Timeout = 10 * time.Second
+	t.Cleanup(hc.CloseIdleConnections)
+	return &env{sb: sb, c: c, api: api, hc: hc}
+}
+
+// config renders nginx.conf routing :3200 to the given workers (and the
+// /status server on :8080).
+func (e *env) config(t *testing.T, workers ...string) []byte {
+	t.Helper()
+	facts, err := e.c.NginxFacts(context.Background())
+	if err != nil {
+		t.Fatalf("NginxFacts: %v", err)
+	}
+	return coordinator.RenderNginx(coordinator.NginxInput{
+		Facts: facts,
+		Routes: coordinator.Routes{
+			Upstreams: []coordinator.Upstream{{Name: "backend", Role: "distributor", Port: backendPort}},
+			Servers:   []coordinator.Server{{Port: proxyPort, Locations: []coordinator.Location{{Path: "/", Upstream: "backend"}}}},
+		},
+		AddressesByRole: map[string][]string{"distributor": workers},
+		ServerName:      "coordinator-0.test",
+		StatusPort:      statusPort,
+	})
+}
+
+func (e *env) apply(t *testing.T, p NginxPlan) NginxResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := e.c.ApplyNginx(ctx, p)
+	if err != nil {
+		t.Fatalf("ApplyNginx: %v\npebble log:\n%s", err, e.sb.Log())
+	}
+	return res
+}
+
+func (e *env) get(port int, path string) (int, string, error) {
+	resp, err := e.hc.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// waitFor polls cond until it holds or a generous timeout expires.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (e *env) masterPID(t *testing.T) string {
+	t.Helper()
+	p, err := e.sb.HostPath(coordinator.NginxPidPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("read pid file: %v", err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func (e *env) serviceStatus(t *testing.T) client.ServiceStatus {
+	t.Helper()
+	st, err := e.c.serviceStatus(context.Background(), NginxService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st[NginxService]
+}
+
+// startBackends serves each worker's name on <ip>:9000 inside the sandbox.
+func (e *env) startBackends(t *testing.T) {
+	t.Helper()
+	for name, ip := range backendHosts {
+		l, err := e.sb.ListenInNetns("tcp", net.JoinHostPort(ip, fmt.Sprint(backendPort)))
+		if err != nil {
+			t.Fatalf("backend listen: %v", err)
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, name)
+		})}
+		go srv.Serve(l)
+		t.Cleanup(func() { srv.Close() })
+	}
+}
+
+func TestIntegrationNginxLifecycle(t *testing.T) {
+	e := newEnv(t)
+	e.startBackends(t)
+
+	facts, err := e.c.NginxFacts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if facts.Version != "1.22.1" && !strings.HasPrefix(facts.Version, "1.") {
+		t.Errorf("nginx version = %q", facts.Version)
+	}
+	t.Logf("facts: %+v", facts)
+
+	// First config: nginx starts and serves /status and the proxy.
+	conf1 := e.config(t, "worker-1.test")
+	res := e.apply(t, NginxPlan{Config: conf1, Run: true, StatusPort: statusPort})
+	if res != (NginxResult{LayerChanged: true, ConfigChanged: true, Started: true}) {
+		t.Fatalf("first apply = %+v", res)
+	}
+	code, body, err := e.get(statusPort, "/status")
+	if err != nil || code != 200 || !strings.Contains(body, "Active connections") {
+		t.Fatalf("/status: %d %q %v", code, body, err)
+	}
+	if _, body, err := e.get(proxyPort, "/"); err != nil || body != "worker-1.test" {
+		t.Fatalf("proxy: %q %v", body, err)
+	}
+	pid := e.masterPID(t)
+
+	// Unchanged plan: only reads, and the file is not rewritten.
+	confPath, _ := e.sb.HostPath(NginxConfigPath)
+	st1, err := os.Stat(confPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.api.reset()
+	res = e.apply(t, NginxPlan{Config: conf1, Run: true, StatusPort: statusPort})
+	if res.Changed() {
+		t.Fatalf("unchanged apply = %+v", res)
+	}
+	if w := e.api.reset(); len(w) != 0 {
+		t.Fatalf("unchanged apply wrote: %q", w)
+	}
+	st2, _ := os.Stat(confPath)
+	if !st2.ModTime().Equal(st1.ModTime()) || !os.SameFile(st1, st2) {
+		t.Fatal("nginx.conf was rewritten by an unchanged apply")
+	}
+
+	// Changed config: a reload, the master PID stays, the change is live.
+	conf2 := e.config(t, "worker-2.test")
+	res = e.apply(t, NginxPlan{Config: conf2, Run: true, StatusPort: statusPort})
+	if res != (NginxResult{ConfigChanged: true, Reloaded: true}) {
+		t.Fatalf("changed apply = %+v", res)
+	}
+	if got := e.masterPID(t); got != pid {
+		t.Fatalf("master PID changed %s -> %s: restarted, not reloaded", pid, got)
+	}
+	waitFor(t, "worker-2 behind the proxy", func() bool {
+		_, body, err := e.get(proxyPort, "/")
+		return err == nil && body == "worker-2.test"
+	})
+
+	// Rejected config: old config stays live and running.
+	bad := append(append([]byte{}, conf2...), []byte("\nbogus_directive on;\n")...)
+	e.api.reset()
+	res = e.apply(t, NginxPlan{Config: bad, Run: true, StatusPort: statusPort})
+	if res.Rejected == "" || res.ConfigChanged || res.Reloaded || res.Started {
+		t.Fatalf("bad config apply = %+v", res)
+	}
+	if !strings.Contains(res.Rejected, `unknown directive "bogus_directive"`) ||
+		!strings.Contains(res.Rejected, NginxConfigPath) || strings.Contains(res.Rejected, "candidate") {
+		t.Errorf("Rejected = %q", res.Rejected)
+	}
+	t.Logf("rejected: %s", res.Rejected)
+	if got, _ := os.ReadFile(confPath); string(got) != string(conf2) {
+		t.Fatal("live config replaced by a rejected one")
+	}
+	candPath, _ := e.sb.HostPath(NginxCandidatePath)
+	if _, err := os.Stat(candPath); !os.IsNotExist(err) {
+		t.Fatalf("candidate left behind: %v", err)
+	}
+	for _, w := range e.api.reset() {
+		if w == "Push "+NginxConfigPath || w == "Exec nginx -s reload" {
+			t.Fatalf("rejected config went live: %s", w)
+		}
+	}
+	if st := e.serviceStatus(t); st != client.StatusActive {
+		t.Fatalf("nginx %s after a rejected config", st)
+	}
+	if _, body, err := e.get(proxyPort, "/"); err != nil || body != "worker-2.test" {
+		t.Fatalf("proxy after rejected config: %q %v", body, err)
+	}
+	if got := e.masterPID(t); got != pid {
+		t.Fatalf("master PID changed after a rejected config")
+	}
+
+	// Run=false stops nginx.
+	res = e.apply(t, NginxPlan{Config: conf2, Run: false, StatusPort: statusPort})
+	if res != (NginxResult{Stopped: true}) {
+		t.Fatalf("stop apply = %+v", res)
+	}
+	if st := e.serviceStatus(t); st != client.StatusInactive {
+		t.Fatalf("nginx %s after Run=false", st)
+	}
+	waitFor(t, "nginx to stop listening", func() bool {
+		_, _, err := e.get(statusPort, "/status")
+		return err != nil
+	})
+	// Stopped and unchanged: nothing to do.
+	e.api.reset()
+	if res := e.apply(t, NginxPlan{Config: conf2, Run: false, StatusPort: statusPort}); res.Changed() {
+		t.Fatalf("stopped unchanged apply = %+v", res)
+	}
+	if w := e.api.reset(); len(w) != 0 {
+		t.Fatalf("stopped unchanged apply wrote: %q", w)
+	}
+
+	// Run again with a new config: a start.
+	conf3 := e.config(t, "worker-3.test")
+	res = e.apply(t, NginxPlan{Config: conf3, Run: true, StatusPort: statusPort})
+	if res != (NginxResult{ConfigChanged: true, Started: true}) {
+		t.Fatalf("restart apply = %+v", res)
+	}
+	if _, body, err := e.get(proxyPort, "/"); err != nil || body != "worker-3.test" {
+		t.Fatalf("proxy after start: %q %v", body, err)
+	}
+
+	// The health check is in Pebble's plan and passes against the real
+	// nginx (run now rather than after its 10s period).
+	rc, err := e.c.api.(*countingAPI).pebbleAPI.(realAPI).RefreshCheck(&client.RefreshCheckOptions{Name: NginxCheck})
+	if err != nil || rc.Error != "" || rc.Info.Level != client.ReadyLevel {
+		t.Fatalf("refresh check: %+v %v", rc, err)
+	}
+
+	// Pebble gone: ErrNotReady from Connect and from a running Container.
+	if err := e.sb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Connect(e.sb.SocketPath()); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("Connect after Pebble stopped: %v, want ErrNotReady", err)
+	}
+	start := time.Now()
+	if _, err := e.c.ApplyNginx(context.Background(), NginxPlan{Config: conf3, Run: true}); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("ApplyNginx after Pebble stopped: %v, want ErrNotReady", err)
+	}
+	t.Logf("ApplyNginx noticed Pebble was gone after %s", time.Since(start))
+}
+
+func TestIntegrationConnectMissingSocket(t *testing.T) {
+	_, err := Connect(filepath.Join(t.TempDir(), "nginx", "pebble.socket"))
+	if !errors.Is(err, ErrNotReady) {
+		t.Fatalf("err = %v, want ErrNotReady", err)
+	}
+}
+
+func TestIntegrationStartFailureRecovers(t *testing.T) {
+	e := newEnv(t)
+	e.startBackends(t)
+	// Something else holds the proxy port: the config passes `nginx -t`
+	// (which does not bind) but nginx cannot start.
+	squat, err := e.sb.ListenInNetns("tcp", fmt.Sprintf(":%d", proxyPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer squat.Close()
+
+	conf := e.config(t, "worker-1.test")
+	_, err = e.c.ApplyNginx(context.Background(), NginxPlan{Config: conf, Run: true, StatusPort: statusPort})
+	if err == nil {
+		t.Fatal("nginx started although its port is taken")
+	}
+	t.Logf("start failure: %v", err)
+	for _, want := range []string{"cannot start nginx", "Address already in use"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q", want)
+		}
+	}
+
+	// A later good plan (another port) recovers. Pebble may also be
+	// retrying on its own (backoff), so started-or-reloaded both count.
+	good := []byte(strings.ReplaceAll(string(conf), fmt.Sprintf("listen %d", proxyPort), "listen 3201"))
+	good = []byte(strings.ReplaceAll(string(good), fmt.Sprintf("listen [::]:%d", proxyPort), "listen [::]:3201"))
+	res := e.apply(t, NginxPlan{Config: good, Run: true, StatusPort: statusPort})
+	if !res.ConfigChanged || !(res.Started || res.Reloaded) {
+		t.Fatalf("recovery apply = %+v", res)
+	}
+	waitFor(t, "nginx active", func() bool { return e.serviceStatus(t) == client.StatusActive })
+	if _, body, err := e.get(3201, "/"); err != nil || body != "worker-1.test" {
+		t.Fatalf("proxy after recovery: %q %v", body, err)
+	}
+}
+
+func TestIntegrationApplyLayer(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	bogus := Layer{Services: map[string]Service{"svc": {Override: "replace", Command: "/nonexistent/binary --flag", Startup: "enabled"}}}
+	_, err := e.c.ApplyLayer(ctx, "test", bogus)
+	if err == nil || !strings.Contains(err.Error(), "cannot replan test") {
+		t.Fatalf("bogus layer: err = %v", err)
+	}
+	t.Logf("bogus layer: %v", err)
+
+	good := Layer{Services: map[string]Service{"svc": {Override: "replace", Command: "sleep 3600", Startup: "enabled"}}}
+	changed, err := e.c.ApplyLayer(ctx, "test", good)
+	if err != nil || !changed {
+		t.Fatalf("good layer: changed=%v err=%v", changed, err)
+	}
+	st, err := e.c.serviceStatus(ctx, "svc")
+	if err != nil || st["svc"] != client.StatusActive {
+		t.Fatalf("svc status %v %v", st, err)
+	}
+	e.api.reset()
+	changed, err = e.c.ApplyLayer(ctx, "test", good)
+	if err != nil || changed {
+		t.Fatalf("same layer: changed=%v err=%v", changed, err)
+	}
+	if w := e.api.reset(); len(w) != 0 {
+		t.Fatalf("same layer wrote: %q", w)
+	}
+}
+
+// TestIntegrationZeroFailedRequests sends requests through nginx without
+// pause while five configs add and remove backends: graceful reloads
+// must not fail a single request.
+func TestIntegrationZeroFailedRequests(t *testing.T) {
+	e := newEnv(t)
+	e.startBackends(t)
+	e.apply(t, NginxPlan{Config: e.config(t, "worker-1.test"), Run: true, StatusPort: statusPort})
+
+	var requests, failures atomic.Int64
+	var mu sync.Mutex
+	var firstErrs []string
+	seen := map[string]int64{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				code, body, err := e.get(proxyPort, "/")
+				requests.Add(1)
+				mu.Lock()
+				if err != nil || code != 200 {
+					failures.Add(1)
+					if len(firstErrs) < 5 {
+						firstErrs = append(firstErrs, fmt.Sprintf("%d %q %v", code, body, err))
+					}
+				} else {
+					seen[body]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	// waitRequests waits until n more requests completed (a count, not a time).
+	waitRequests := func(n int64) {
+		target := requests.Load() + n
+		waitFor(t, fmt.Sprintf("%d requests", n), func() bool { return requests.Load() >= target })
+	}
+
+	waitRequests(200)
+	steps := [][]string{
+		{"worker-1.test", "worker-2.test"},
+		{"worker-1.test", "worker-2.test", "worker-3.test"},
+		{"worker-2.test", "worker-3.test"},
+		{"worker-3.test"},
+		{"worker-1.test", "worker-3.test"},
+	}
+	for i, workers := range steps {
+		res := e.apply(t, NginxPlan{Config: e.config(t, workers...), Run: true, StatusPort: statusPort})
+		if !res.Reloaded {
+			t.Fatalf("step %d: %+v, want a reload", i, res)
+		}
+		waitRequests(200)
+	}
+	close(stop)
+	wg.Wait()
+
+	t.Logf("requests=%d failures=%d per-backend=%v", requests.Load(), failures.Load(), seen)
+	if failures.Load() != 0 {
+		t.Fatalf("%d of %d requests failed during reloads; first: %q", failures.Load(), requests.Load(), firstErrs)
+	}
+	if len(seen) != 3 {
+		t.Fatalf("not every backend served: %v", seen)
+	}
+}
