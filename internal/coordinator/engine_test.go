@@ -455,3 +455,21 @@ func (stubPlan) ProviderData(*coordinator.RenderInput) []coordinator.DatabagWrit
 func (stubPlan) ActionResults(string, *coordinator.RenderInput) (map[string]string, error) {
 	return nil, nil
 }
+
+type failingPlan struct{ stubPlan }
+
+func (failingPlan) WorkerConfig(*coordinator.RenderInput) ([]byte, error) {
+	return nil, fmt.Errorf("boom")
+}
+
+// A renderer failure blocks first, and nothing is published to the workers.
+func TestReconcileRenderError(t *testing.T) {
+	p := tempo.Product()
+	p.Plan = func(*coordinator.Observed) coordinator.Plan { return failingPlan{} }
+	d := coordinator.Reconcile(p, observed([]coordinator.Relation{worker(1, "tempo-worker", "all", 1)}, withS3(nil)))
+	if len(d.Statuses) == 0 || d.Statuses[0] != (coordinator.Status{Level: coordinator.Blocked,
+		Message: "[config] cannot render the worker configuration: boom"}) {
+		t.Errorf("statuses %v", d.Statuses)
+	}
+	wantNoWorkerConfig(t, d)
+}
