@@ -1,0 +1,316 @@
+package bench
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tempo-coordinator/coordinator/bench/toolwire"
+	"github.com/tempo-coordinator/coordinator/internal/coordinator/tempo"
+	"github.com/tempo-coordinator/coordinator/internal/jujusim"
+)
+
+// Runner runs the built dispatch binary as Juju would, one hook at a time,
+// with the shim linked under every hook tool's name on PATH.
+type Runner struct {
+	// Dispatch is the charm binary.
+	Dispatch string
+	dir      string
+	toolsDir string
+	charmDir string
+	// pebbleDir has no sockets: the nginx container is "not ready", so the
+	// charm sets Waiting and carries on.
+	pebbleDir string
+	server    *toolServer
+}
+
+// NewRunner prepares a temporary directory: the tools (symlinks to the
+// shim), a charm directory with the charm's metadata.yaml (dispatch picks
+// its product from it) and the tool server's socket. Close removes it.
+func NewRunner(dispatch, shim, charmSource string) (*Runner, error) {
+	var err error
+	if dispatch, err = filepath.Abs(dispatch); err != nil {
+		return nil, err
+	}
+	if shim, err = filepath.Abs(shim); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "hookbench-")
+	if err != nil {
+		return nil, fmt.Errorf("cannot prepare the benchmark: %w", err)
+	}
+	r := &Runner{Dispatch: dispatch, dir: dir, toolsDir: filepath.Join(dir, "tools"),
+		charmDir: filepath.Join(dir, "charm"), pebbleDir: filepath.Join(dir, "containers")}
+	fail := func(err error) (*Runner, error) {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("cannot prepare the benchmark: %w", err)
+	}
+	for _, d := range []string{r.toolsDir, r.charmDir, r.pebbleDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return fail(err)
+		}
+	}
+	for _, name := range jujusim.ToolNames() {
+		if err := os.Symlink(shim, filepath.Join(r.toolsDir, name)); err != nil {
+			return fail(err)
+		}
+	}
+	meta, err := os.ReadFile(filepath.Join(charmSource, "metadata.yaml"))
+	if err != nil {
+		return fail(err)
+	}
+	if err := os.WriteFile(filepath.Join(r.charmDir, "metadata.yaml"), meta, 0o644); err != nil {
+		return fail(err)
+	}
+	if r.server, err = newToolServer(dir); err != nil {
+		return fail(err)
+	}
+	return r, nil
+}
+
+// Close stops the tool server and removes the temporary directory.
+func (r *Runner) Close() error {
+	err := r.server.close()
+	return errors.Join(err, os.RemoveAll(r.dir))
+}
+
+// Result is one hook run: what the charm called and what it cost.
+type Result struct {
+	Hook     string
+	ExitCode int
+	Stderr   string
+	// Calls are the hook-tool calls as the model recorded them; Counts
+	// counts them by tool.
+	Calls  []jujusim.Call
+	Counts map[string]int
+	// Minimum is the theoretical minimum for this hook on this model.
+	Minimum Minimum
+	// Records are the tool server's measurements, one per call.
+	Records []CallRecord
+
+	// Wall is the dispatch process's lifetime, from start to wait.
+	Wall time.Duration
+	// CPU is user+sys from wait4's rusage: the dispatch process plus every
+	// child it waited for, i.e. the shims.
+	CPU time.Duration
+	// MaxRSSKB is wait4's ru_maxrss: the maximum of the dispatch process's
+	// own peak and its waited-for children's (Linux reports the larger).
+	MaxRSSKB int64
+	// DatabagBytes is what relation-set calls sent (stdin and key=value
+	// arguments); StateBytes the same for state-set.
+	DatabagBytes, StateBytes int
+}
+
+// ToolsCPU is the shims' own CPU as they reported it.
+func (r *Result) ToolsCPU() time.Duration {
+	var d time.Duration
+	for _, rec := range r.Records {
+		d += rec.SelfCPU
+	}
+	return d
+}
+
+// ToolsHandling is the simulated controller's time over every call.
+func (r *Result) ToolsHandling() time.Duration {
+	var d time.Duration
+	for _, rec := range r.Records {
+		d += rec.Handling
+	}
+	return d
+}
+
+// ToolMaxRSSKB is the largest peak resident set a shim reported.
+func (r *Result) ToolMaxRSSKB() int64 {
+	var m int64
+	for _, rec := range r.Records {
+		m = max(m, rec.SelfMaxRSSKB)
+	}
+	return m
+}
+
+// CharmAtLastCall is the dispatch process's own CPU (schedstat) and VmHWM
+// read when its last tool call arrived: exact lower bounds of its own
+// totals, which miss only the work after that call.
+func (r *Result) CharmAtLastCall() (time.Duration, int64) {
+	var cpu time.Duration
+	var hwm int64
+	for _, rec := range r.Records {
+		cpu = max(cpu, rec.CharmCPU)
+		hwm = max(hwm, rec.CharmHWMKB)
+	}
+	return cpu, hwm
+}
+
+// OwnCPU is the dispatch process's own CPU: wait4's user+sys minus what
+// each shim reported for itself and the shims' calibrated exit cost (the
+// CPU a shim spends after its report, which wait4 counts too).
+func (r *Result) OwnCPU(cal Calibration) time.Duration {
+	return r.CPU - r.ToolsCPU() - time.Duration(len(r.Records))*cal.ExitCPU
+}
+
+// ToolsWall estimates the wall time the charm spent waiting for tools:
+// the server's handling of each call plus the calibrated cost of running a
+// shim process around it (start, connect, exit).
+func (r *Result) ToolsWall(cal Calibration) time.Duration {
+	return r.ToolsHandling() + time.Duration(len(r.Records))*cal.SpawnWall
+}
+
+// OwnWall is the wall time not spent waiting for tools.
+func (r *Result) OwnWall(cal Calibration) time.Duration { return r.Wall - r.ToolsWall(cal) }
+
+// Extra lists the calls beyond the minimum, by tool (negative when the
+// charm needed fewer than the minimum counts).
+func (r *Result) Extra() map[string]int {
+	out := map[string]int{}
+	for tool, n := range r.Counts {
+		if d := n - r.Minimum[tool]; d != 0 {
+			out[tool] = d
+		}
+	}
+	for tool, n := range r.Minimum {
+		if _, ok := r.Counts[tool]; !ok && n != 0 {
+			out[tool] = -n
+		}
+	}
+	return out
+}
+
+// Run runs one hook against m and commits its writes iff it exits 0.
+func (r *Runner) Run(m *jujusim.Model, hook string, opts jujusim.HookOptions) (*Result, error) {
+	opts.CharmDir = r.charmDir
+	min := minimumReads(tempo.Product().Endpoints(), m)
+	before := takeSnapshot(m)
+	h, err := m.Begin(hook, opts)
+	if err != nil {
+		return nil, err
+	}
+	env := h.Env()
+	env["PATH"] = r.toolsDir + string(os.PathListSeparator) + os.Getenv("PATH")
+	env[toolwire.SocketEnv] = r.server.path
+	env["COORDINATOR_PEBBLE_SOCKET_DIR"] = r.pebbleDir
+	cmd := exec.Command(r.Dispatch)
+	cmd.Dir = r.charmDir
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	slices.Sort(cmd.Env)
+	cmd.Stdin = bytes.NewReader(nil)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+
+	r.server.begin(h)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		r.server.end()
+		m.End(h, false)
+		return nil, fmt.Errorf("cannot run %s: %w", r.Dispatch, err)
+	}
+	r.server.setPID(cmd.Process.Pid)
+	waitErr := cmd.Wait()
+	wall := time.Since(start)
+	records := r.server.end()
+	res := &Result{Hook: hook, Stderr: stderr.String(), Calls: h.Calls(), Counts: map[string]int{},
+		Records: records, Wall: wall}
+	var exitErr *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &exitErr) {
+		m.End(h, false)
+		return nil, fmt.Errorf("cannot run %s: %w", r.Dispatch, waitErr)
+	}
+	res.ExitCode = cmd.ProcessState.ExitCode()
+	m.End(h, res.ExitCode == 0)
+
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	res.MaxRSSKB = ru.Maxrss
+	for _, c := range res.Calls {
+		res.Counts[c.Tool]++
+		bytes := c.StdinLen
+		for _, a := range c.Args {
+			if strings.Contains(a, "=") && !strings.HasPrefix(a, "-") {
+				bytes += len(a)
+			}
+		}
+		switch c.Tool {
+		case "relation-set":
+			res.DatabagBytes += bytes
+		case "state-set":
+			res.StateBytes += bytes
+		}
+	}
+	addMinimumWrites(min, before, takeSnapshot(m))
+	res.Minimum = min
+	if len(records) != len(res.Calls) {
+		return res, fmt.Errorf("%s: the tool server saw %d calls, the model recorded %d", hook, len(records), len(res.Calls))
+	}
+	return res, nil
+}
+
+// Calibration is the cost of the shim process around a call, measured by
+// running it directly from the benchmark, where wait4 gives its exact
+// total: ExitCPU is the CPU it spends after its self-report (exit and
+// teardown, which its report cannot include), SpawnWall the wall time of
+// one call minus the server's handling (fork, exec, runtime start,
+// connect, exit). Both are medians.
+type Calibration struct {
+	Runs      int
+	ExitCPU   time.Duration
+	SpawnWall time.Duration
+	// ShimCPU and ShimMaxRSSKB are the median total CPU and the peak
+	// resident set of one shim run.
+	ShimCPU      time.Duration
+	ShimMaxRSSKB int64
+}
+
+// Calibrate runs the shim n times as "is-leader --format=json" in a hook
+// on a one-unit model.
+func (r *Runner) Calibrate(n int) (Calibration, error) {
+	m := NewModel(Size{1, 1}, nil)
+	h, err := m.Begin("update-status", jujusim.HookOptions{CharmDir: r.charmDir})
+	if err != nil {
+		return Calibration{}, err
+	}
+	defer m.End(h, true)
+	env := os.Environ()
+	for k, v := range h.Env() {
+		env = append(env, k+"="+v)
+	}
+	env = append(env, toolwire.SocketEnv+"="+r.server.path)
+	tool := filepath.Join(r.toolsDir, "is-leader")
+	var exitCPU, spawn, total []time.Duration
+	cal := Calibration{Runs: n}
+	for range n {
+		r.server.begin(h)
+		cmd := &exec.Cmd{Path: tool, Args: []string{"is-leader", "--format=json"}, Env: env}
+		start := time.Now()
+		err := cmd.Run()
+		wall := time.Since(start)
+		recs := r.server.end()
+		if err != nil || len(recs) != 1 || !recs[0].HaveUsage {
+			return Calibration{}, fmt.Errorf("cannot calibrate: shim run failed (%v, %d records)", err, len(recs))
+		}
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		exitCPU = append(exitCPU, cpu-recs[0].SelfCPU)
+		spawn = append(spawn, wall-recs[0].Handling)
+		total = append(total, cpu)
+		cal.ShimMaxRSSKB = max(cal.ShimMaxRSSKB, ru.Maxrss)
+	}
+	cal.ExitCPU, cal.SpawnWall, cal.ShimCPU = median(exitCPU), median(spawn), median(total)
+	return cal, nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
