@@ -80,6 +80,7 @@ type Sandbox struct {
 	done    chan struct{} // closed when cmd has exited
 	waitErr error
 	nsFile  *os.File // the sandbox's network namespace
+	pebble  int      // host PID of Pebble
 
 	grace time.Duration
 
@@ -316,6 +317,7 @@ func (s *Sandbox) start(bin string, opts Options) error {
 		return fmt.Errorf("cannot open sandbox network namespace: %w", err)
 	}
 	s.nsFile = f
+	s.pebble = s.pebblePID()
 	var own, theirs unix.Stat_t
 	if err := unix.Stat("/proc/self/ns/net", &own); err != nil {
 		return fmt.Errorf("cannot stat own network namespace: %w", err)
@@ -489,6 +491,17 @@ func (s *Sandbox) HTTPClient() *http.Client {
 	return &http.Client{Transport: s.HTTPTransport(), Timeout: 30 * time.Second}
 }
 
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// "pid (comm) S ...": the state follows the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || (b[i+2] != 'Z' && b[i+2] != 'X')
+}
+
 // pebblePID returns the host PID of Pebble (init of the sandbox's PID
 // namespace, the only child of unshare), or 0.
 func (s *Sandbox) pebblePID() int {
@@ -522,7 +535,11 @@ func (s *Sandbox) close() error {
 		s.nsFile = nil
 	}
 	if s.cmd != nil && s.cmd.Process != nil {
-		if child := s.pebblePID(); child > 0 {
+		child := s.pebble
+		if child == 0 {
+			child = s.pebblePID()
+		}
+		if child > 0 {
 			_ = syscall.Kill(child, syscall.SIGTERM)
 		} else {
 			_ = s.cmd.Process.Signal(syscall.SIGTERM)
@@ -530,14 +547,33 @@ func (s *Sandbox) close() error {
 		select {
 		case <-s.done:
 		case <-time.After(s.grace):
-			if child := s.pebblePID(); child > 0 {
+			// Killing Pebble, the PID namespace's init, makes the kernel
+			// kill everything in the namespace; unshare's wait for it
+			// returns only once they are all gone, so wait for unshare
+			// rather than killing it too.
+			if child > 0 {
 				_ = syscall.Kill(child, syscall.SIGKILL)
 			}
-			_ = s.cmd.Process.Kill()
 			select {
 			case <-s.done:
 			case <-time.After(10 * time.Second):
-				return fmt.Errorf("sandbox process %d did not exit", s.cmd.Process.Pid)
+				_ = s.cmd.Process.Kill() // --kill-child takes Pebble along
+				select {
+				case <-s.done:
+				case <-time.After(10 * time.Second):
+					return fmt.Errorf("sandbox process %d did not exit", s.cmd.Process.Pid)
+				}
+			}
+		}
+		// Belt and braces: Pebble itself must be gone (it is reaped by
+		// unshare, or by init if unshare was killed first).
+		if child > 0 {
+			deadline := time.Now().Add(10 * time.Second)
+			for alive(child) {
+				if time.Now().After(deadline) {
+					return fmt.Errorf("pebble process %d did not exit", child)
+				}
+				time.Sleep(20 * time.Millisecond)
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -84,24 +85,58 @@ func TestSandboxCloseLeavesNoProcesses(t *testing.T) {
 	if err := Available(); err != nil {
 		t.Skip(err)
 	}
-	s, err := Start(Options{})
+	s, err := Start(Options{StopGrace: 3 * time.Second})
 	if err != nil {
 		t.Skipf("sandbox cannot start: %v", err)
 	}
-	unsharePID := s.cmd.Process.Pid
-	pebblePID := s.pebblePID()
-	if pebblePID == 0 {
+	// A service that ignores SIGTERM, started through the pebble CLI.
+	layer := filepath.Join(t.TempDir(), "layer.yaml")
+	os.WriteFile(layer, []byte("services:\n  stubborn:\n    override: replace\n    command: sh -c 'trap \"\" TERM; while :; do sleep 1; done'\n"), 0o644)
+	bin, err := PebbleBinary()
+	if err != nil {
 		s.Close()
-		t.Fatal("no pebble child process found")
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"add", "--combine", "l", layer}, {"start", "stubborn"}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "PEBBLE_SOCKET="+s.SocketPath())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			s.Close()
+			t.Fatalf("pebble %v: %v: %s", args, err, out)
+		}
+	}
+	var nsStat syscall.Stat_t
+	if err := syscall.Stat(s.NetnsPath(), &nsStat); err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	inNs := func() []string {
+		var pids []string
+		dirs, _ := os.ReadDir("/proc")
+		for _, d := range dirs {
+			var st syscall.Stat_t
+			if syscall.Stat(filepath.Join("/proc", d.Name(), "ns", "net"), &st) == nil && st.Ino == nsStat.Ino && st.Dev == nsStat.Dev {
+				pids = append(pids, d.Name())
+			}
+		}
+		return pids
+	}
+	if n := len(inNs()); n < 3 { // unshare, pebble, the service (sh, sleep)
+		s.Close()
+		t.Fatalf("only %d processes in the sandbox before Close", n)
 	}
 	root := s.Root()
 	if err := s.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
-	for _, pid := range []int{unsharePID, pebblePID} {
-		if err := syscall.Kill(pid, 0); err == nil {
-			t.Errorf("process %d still exists after Close", pid)
+	if pids := inNs(); len(pids) != 0 {
+		var desc []string
+		for _, p := range pids {
+			cmdline, _ := os.ReadFile("/proc/" + p + "/cmdline")
+			status, _ := os.ReadFile("/proc/" + p + "/status")
+			desc = append(desc, p+" "+strings.ReplaceAll(string(cmdline), "\x00", " ")+" "+strings.Join(strings.Split(string(status), "\n")[:8], "|"))
 		}
+		t.Fatalf("processes left in the sandbox after Close: %q", desc)
 	}
 	if _, err := os.Stat(root); !os.IsNotExist(err) {
 		t.Errorf("sandbox root %s still exists (err=%v)", root, err)
