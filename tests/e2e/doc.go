@@ -1,0 +1,21 @@
+// Package e2e proves that the coordinator charm configures real clusters.
+//
+// Each scenario (a Go test) builds, on one machine and without Kubernetes:
+//
+//   - a private network: a hub network namespace holding a Linux bridge,
+//     one network namespace per worker unit (a "pod" with its own eth0
+//     address) and a veth from the coordinator sandbox's namespace into
+//     the same bridge;
+//   - an in-process S3 server (gofakes3) listening on the hub's bridge
+//     address, published as the s3-integrator would publish it;
+//   - the coordinator: the built dispatch binary driven hook by hook by the
+//     jujusim Harness, with real Pebble and real nginx in a sandbox;
+//   - the workers: one real Tempo or Pyroscope process per simulated worker
+//     unit, run inside that unit's namespace with the configuration the
+//     coordinator published, changed only as the worker charm changes it.
+//
+// Traces and profiles are then sent through the coordinator's nginx and
+// read back through it. The tests need root, nginx, unshare, ip and the
+// workload binaries (`make workloads`); they skip with the reason otherwise,
+// and in -short mode.
+package e2e

@@ -1,0 +1,239 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Bounded waits of the Tempo scenarios (not timed assertions: each is the
+// longest the test waits for a condition before failing).
+const (
+	// ingestTimeout bounds retries of a send while the cluster is not
+	// accepting writes yet (ring not complete, nginx reloading).
+	ingestTimeout = 90 * time.Second
+	// readTimeout bounds the wait for traces to be readable.
+	readTimeout = 90 * time.Second
+)
+
+// spansPerTrace is the size of every trace sent.
+const spansPerTrace = 5
+
+// tempoEnv is one Tempo scenario: network, S3, coordinator and client.
+type tempoEnv struct {
+	t      *testing.T
+	n      *network
+	s3     *s3Server
+	c      *coordinator
+	kind   workerKind
+	client *tempoClient
+	start  time.Time
+}
+
+// newTempoEnv deploys the coordinator (real nginx in its sandbox) related
+// to S3, with the OTLP gRPC receiver enabled (OTLP HTTP always is).
+func newTempoEnv(t *testing.T) *tempoEnv {
+	bin := requireEnv(t, "TEMPO_BIN", "tempo")
+	start := time.Now()
+	n := newNetwork(t)
+	s3 := newS3(t, n)
+	c := newCoordinator(t, tempoProduct, n, s3, map[string]any{"always_enable_otlp_grpc": true})
+	c.start()
+	c.relateS3()
+	client, err := newTempoClient(c.sb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.close)
+	return &tempoEnv{t: t, n: n, s3: s3, c: c, kind: tempoWorker(bin), client: client, start: start}
+}
+
+// sync makes the workers run what the coordinator published.
+func (e *tempoEnv) sync() []*workerUnit {
+	e.t.Helper()
+	return syncWorkers(e.t, e.c, e.n, e.kind)
+}
+
+// send sends one trace over OTLP/HTTP and one over OTLP/gRPC, through
+// nginx, retrying each (bounded) while the cluster refuses writes.
+func (e *tempoEnv) send(service string) []sentTrace {
+	e.t.Helper()
+	var out []sentTrace
+	for _, via := range []string{"otlp-http", "otlp-grpc"} {
+		tr, data := newTrace(service, spansPerTrace, via)
+		deadline := time.Now().Add(ingestTimeout)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			var err error
+			if via == "otlp-http" {
+				err = e.client.sendHTTP(ctx, data)
+			} else {
+				err = e.client.sendGRPC(ctx, data)
+			}
+			cancel()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				e.t.Fatalf("send %s trace through nginx: %v", via, err)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		out = append(out, tr)
+	}
+	return out
+}
+
+// readBack waits (bounded) until every trace is readable by id through
+// nginx with all its spans, and until search finds each. It returns the
+// spans found and the time from the call to the first trace read back.
+func (e *tempoEnv) readBack(traces []sentTrace, mode string) (found int, first time.Duration) {
+	e.t.Helper()
+	start := time.Now()
+	deadline := start.Add(readTimeout)
+	got := map[string]int{}
+	var last error
+	for {
+		for _, tr := range traces {
+			if got[tr.id] == tr.spans {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			n, err := e.client.traceSpans(ctx, tr.id, mode)
+			cancel()
+			if err != nil {
+				last = fmt.Errorf("trace %s (%s): %w", tr.id, tr.via, err)
+				continue
+			}
+			if n > 0 && first == 0 {
+				first = time.Since(start)
+			}
+			got[tr.id] = n
+		}
+		done := true
+		for _, tr := range traces {
+			if got[tr.id] != tr.spans {
+				done = false
+			}
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("traces not read back within %s: got %v; last error: %v", readTimeout, got, last)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	for _, n := range got {
+		found += n
+	}
+	// Search (tags on the service name) goes through the query-frontend's
+	// sharding over ingesters and backend blocks.
+	services := map[string][]sentTrace{}
+	for _, tr := range traces {
+		services[tr.service] = append(services[tr.service], tr)
+	}
+	for svc, trs := range services {
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			ids, err := e.client.search(ctx, svc)
+			cancel()
+			missing := 0
+			for _, tr := range trs {
+				if !ids[normaliseTraceID(tr.id)] {
+					missing++
+				}
+			}
+			if err == nil && missing == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				e.t.Fatalf("search service.name=%s: %d of %d traces missing (err %v)", svc, missing, len(trs), err)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	return found, first
+}
+
+// joinMembers is memberlist.join_members of a published Tempo config.
+func joinMembers(t testing.TB, config string) []string {
+	t.Helper()
+	var cfg struct {
+		Memberlist struct {
+			JoinMembers []string `yaml:"join_members"`
+		} `yaml:"memberlist"`
+	}
+	if err := yaml.Unmarshal([]byte(config), &cfg); err != nil {
+		t.Fatalf("published config is not YAML: %v", err)
+	}
+	return cfg.Memberlist.JoinMembers
+}
+
+// spans sums the spans of the traces.
+func spans(traces []sentTrace) int {
+	n := 0
+	for _, tr := range traces {
+		n += tr.spans
+	}
+	return n
+}
+
+// TestTempoMonolithic: one worker with role all (Tempo
+// scalable-single-binary) ingests OTLP/HTTP and OTLP/gRPC through nginx and
+// answers trace-by-id and search through nginx.
+func TestTempoMonolithic(t *testing.T) {
+	e := newTempoEnv(t)
+	w := e.c.addWorker(e.n, "tempo-worker", "all", 1)
+	if e.c.publishedConfig(w) == "" {
+		t.Fatalf("no %s published to %s; status %s", e.c.p.configKey, w.name, e.c.status())
+	}
+	e.sync()
+	traces := e.send("e2e-monolithic")
+	found, first := e.readBack(traces, "")
+	report(t, "workers=1 traces=%d spans sent=%d found=%d first read-back=%s total=%s status=%q",
+		len(traces), spans(traces), found, first.Round(time.Millisecond), time.Since(e.start).Round(time.Second), e.c.status())
+}
+
+// tempoDistributed are the worker applications of a distributed Tempo:
+// one per role, three ingesters.
+var tempoDistributed = []struct {
+	app, role string
+	units     int
+}{
+	{"tempo-distributor", "distributor", 1},
+	{"tempo-ingester", "ingester", 3},
+	{"tempo-querier", "querier", 1},
+	{"tempo-query-frontend", "query-frontend", 1},
+	{"tempo-compactor", "compactor", 1},
+	{"tempo-metrics-generator", "metrics-generator", 1},
+}
+
+// addDistributed relates the distributed worker applications.
+func (e *tempoEnv) addDistributed() {
+	e.t.Helper()
+	for _, d := range tempoDistributed {
+		e.c.addWorker(e.n, d.app, d.role, d.units)
+	}
+}
+
+// TestTempoDistributed: one worker application per role (three ingesters,
+// so replication factor 3; the metrics-generator idles without
+// remote-write) ingests and answers through nginx.
+func TestTempoDistributed(t *testing.T) {
+	e := newTempoEnv(t)
+	e.addDistributed()
+	cfg := e.c.publishedConfig(e.c.workers["tempo-querier"])
+	if !strings.Contains(cfg, "replication_factor: 3") {
+		t.Errorf("three ingesters but no replication_factor 3 in the published config:\n%s", cfg)
+	}
+	started := e.sync()
+	traces := e.send("e2e-distributed")
+	found, first := e.readBack(traces, "")
+	report(t, "workers=%d traces=%d spans sent=%d found=%d first read-back=%s total=%s status=%q",
+		len(started), len(traces), spans(traces), found, first.Round(time.Millisecond), time.Since(e.start).Round(time.Second), e.c.status())
+}

@@ -1,0 +1,309 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// stopGrace is how long a workload gets after SIGTERM before SIGKILL
+// (Tempo can hang on SIGTERM after serving a query, an upstream bug).
+const stopGrace = 5 * time.Second
+
+// readyTimeout bounds the wait for a worker's /ready. Tempo ingesters
+// report ready only after the lifecycler's min_ready_duration (15s by
+// default, left as the coordinator renders it).
+const readyTimeout = 2 * time.Minute
+
+// workerKind is how a worker charm turns what the coordinator published
+// into a running workload.
+type workerKind struct {
+	bin string
+	// port serves /ready.
+	port int
+	// mounts are the directories the workload writes to, outside its
+	// working directory, which the worker's container provides; each is
+	// bind-mounted from a per-unit directory in a private mount namespace.
+	mounts []string
+	// args are the command-line arguments of the worker's Pebble service.
+	args func(configFile, role string) []string
+	// adapt is what the worker charm itself changes in the configuration
+	// before writing it (nil: nothing).
+	adapt func(u *workerUnit, published string) (string, error)
+}
+
+// tempoWorker is the Tempo worker charm: `/bin/tempo
+// -config.file=/etc/worker/config.yaml -target <role>`, `all` running as
+// scalable-single-binary. The WAL is under /etc/tempo.
+func tempoWorker(bin string) workerKind {
+	return workerKind{
+		bin: bin, port: 3200, mounts: []string{"/etc/tempo"},
+		args: func(configFile, role string) []string {
+			if role == "all" {
+				role = "scalable-single-binary"
+			}
+			return []string{"-config.file=" + configFile, "-target=" + role}
+		},
+		adapt: tempoWorkerAdapt,
+	}
+}
+
+// tempoWorkerAdapt is the Tempo worker charm's only change to the
+// configuration: when it runs the metrics-generator (roles all or
+// metrics-generator) and the config has a metrics_generator section, it
+// adds metrics_generator.registry.external_labels with its Juju topology.
+// Without a remote-write relation (these tests) the section is absent and
+// the configuration runs unchanged.
+func tempoWorkerAdapt(u *workerUnit, published string) (string, error) {
+	if u.app.role != "all" && u.app.role != "metrics-generator" {
+		return published, nil
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal([]byte(published), &cfg); err != nil {
+		return "", fmt.Errorf("worker config is not YAML: %w", err)
+	}
+	mg, ok := cfg["metrics_generator"].(map[string]any)
+	if !ok {
+		return published, nil
+	}
+	app, _, _ := strings.Cut(u.name, "/")
+	labels := map[string]any{
+		"juju_model": "test-model", "juju_application": app, "juju_unit": u.name,
+		"juju_charm": "tempo-worker-k8s",
+	}
+	reg, _ := mg["registry"].(map[string]any)
+	if reg == nil {
+		reg = map[string]any{}
+	}
+	reg["external_labels"] = labels
+	mg["registry"] = reg
+	out, err := yaml.Marshal(cfg)
+	return string(out), err
+}
+
+// pyroscopeWorker is the Pyroscope worker charm: `/usr/bin/pyroscope
+// -config.file=/etc/worker/config.yaml -target=<sorted roles>`, data under
+// /pyroscope-data. It changes nothing in the configuration.
+func pyroscopeWorker(bin string) workerKind {
+	return workerKind{
+		bin: bin, port: 4040, mounts: []string{"/pyroscope-data"},
+		args: func(configFile, role string) []string {
+			roles := strings.Split(role, ",")
+			slices.Sort(roles)
+			return []string{"-config.file=" + configFile, "-target=" + strings.Join(roles, ",")}
+		},
+	}
+}
+
+// workload is one running worker process.
+type workload struct {
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+	waitErr error
+	once    sync.Once
+}
+
+// exited reports whether the process has ended.
+func (w *workload) exited() bool {
+	select {
+	case <-w.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM, then SIGKILL after stopGrace, and waits.
+func (w *workload) stop() {
+	w.once.Do(func() {
+		if w.exited() {
+			return
+		}
+		_ = w.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-w.done:
+		case <-time.After(stopGrace):
+			_ = w.cmd.Process.Kill()
+			<-w.done
+		}
+	})
+}
+
+// logTail returns the end of the workload's log.
+func (w *workload) logTail(n int) string {
+	data, _ := os.ReadFile(w.logPath)
+	if len(data) > n {
+		data = data[len(data)-n:]
+	}
+	return string(data)
+}
+
+// ensureMountPoints creates the (empty) directories the workloads' private
+// bind mounts need as mount points (e.g. /etc/tempo). Nothing is written
+// in them in the host's mount namespace; they are left in place because a
+// concurrent run may be using them as mount points.
+func ensureMountPoints(kind workerKind) error {
+	for _, m := range kind.mounts {
+		if err := os.MkdirAll(m, 0o755); err != nil {
+			return fmt.Errorf("cannot create mount point %s: %w", m, err)
+		}
+	}
+	return nil
+}
+
+// startWorkload runs the unit's workload with its config file inside its
+// network namespace and a private mount namespace where each of the
+// kind's mounts is a per-unit directory. It is stopped in t.Cleanup.
+func startWorkload(t testing.TB, kind workerKind, u *workerUnit, configFile string) *workload {
+	t.Helper()
+	if err := ensureMountPoints(kind); err != nil {
+		t.Fatal(err)
+	}
+	var script strings.Builder
+	script.WriteString("set -e\n")
+	for _, m := range kind.mounts {
+		host := filepath.Join(u.dir, "mnt", strings.ReplaceAll(strings.Trim(m, "/"), "/", "_"))
+		if err := os.MkdirAll(host, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&script, "mount --bind %s %s\n", shellQuote(host), shellQuote(m))
+	}
+	fmt.Fprintf(&script, "cd %s\nexec \"$@\"\n", shellQuote(u.dir))
+	args := []string{"netns", "exec", u.netns, "unshare", "--mount", "--propagation", "private",
+		"/bin/sh", "-c", script.String(), "sh", kind.bin}
+	args = append(args, kind.args(configFile, u.app.role)...)
+
+	logPath := filepath.Join(u.dir, fmt.Sprintf("workload-%d.log", time.Now().UnixNano()))
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command("ip", args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// ip, unshare and sh exec each other, so the process is the workload
+	// itself; it dies with the test process.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", u.name, err)
+	}
+	w := &workload{cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	go func() {
+		w.waitErr = cmd.Wait()
+		close(w.done)
+	}()
+	t.Cleanup(func() {
+		w.stop()
+		if t.Failed() {
+			t.Logf("%s log (tail):\n%s", u.name, w.logTail(3000))
+		}
+	})
+	return w
+}
+
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// syncWorkers does what every worker charm does on a relation change:
+// write the configuration the coordinator published (as the worker
+// adapts it) and restart the workload if it changed. Units whose
+// application has no configuration yet are left alone. It returns the
+// units (re)started, after waiting for them to be ready.
+func syncWorkers(t testing.TB, c *coordinator, n *network, kind workerKind) []*workerUnit {
+	t.Helper()
+	var started []*workerUnit
+	for _, u := range c.units() {
+		published := c.publishedConfig(u.app)
+		if published == "" {
+			continue
+		}
+		cfg := published
+		if kind.adapt != nil {
+			var err error
+			if cfg, err = kind.adapt(u, published); err != nil {
+				t.Fatalf("%s: %v", u.name, err)
+			}
+		}
+		if u.proc != nil && !u.proc.exited() && bytes.Equal(u.config, []byte(cfg)) {
+			continue
+		}
+		if u.proc != nil {
+			u.proc.stop()
+		}
+		file := filepath.Join(u.dir, "config.yaml")
+		if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		u.config = []byte(cfg)
+		u.proc = startWorkload(t, kind, u, file)
+		started = append(started, u)
+	}
+	waitReady(t, n, kind, started)
+	return started
+}
+
+// stopUnit stops a unit's workload (its pod goes away).
+func stopUnit(u *workerUnit) {
+	if u.proc != nil {
+		u.proc.stop()
+	}
+}
+
+// waitReady waits, bounded by readyTimeout, until every unit answers 200
+// on /ready.
+func waitReady(t testing.TB, n *network, kind workerKind, units []*workerUnit) {
+	t.Helper()
+	client := n.httpClient()
+	client.Timeout = 2 * time.Second
+	deadline := time.Now().Add(readyTimeout)
+	pending := slices.Clone(units)
+	var last string
+	for len(pending) > 0 {
+		u := pending[0]
+		if u.proc.exited() {
+			t.Fatalf("%s exited (%v) before being ready:\n%s", u.name, u.proc.waitErr, u.proc.logTail(3000))
+		}
+		ready, why := get(client, fmt.Sprintf("http://%s:%d/ready", u.ip, kind.port))
+		if ready {
+			pending = pending[1:]
+			continue
+		}
+		last = u.name + ": " + why
+		if time.Now().After(deadline) {
+			t.Fatalf("workers not ready within %s; last: %s", readyTimeout, last)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// get reports whether GET url answered 200, or why not.
+func get(client *http.Client, url string) (bool, string) {
+	ctx, cancel := context.WithTimeout(context.Background(), client.Timeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return false, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+	if resp.StatusCode != http.StatusOK {
+		return false, fmt.Sprintf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return true, ""
+}
