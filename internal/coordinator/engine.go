@@ -242,13 +242,11 @@ func validURL(raw string) bool {
 // mustJSON encodes a value the charm built itself (never fails for the
 // types used here), without HTML escaping, as Python's json.dumps does.
 func mustJSON(v any) string {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	s, err := EncodeJSON(v)
+	if err != nil {
 		panic(fmt.Sprintf("cannot encode %T: %v", v, err))
 	}
-	return strings.TrimSuffix(b.String(), "\n")
+	return s
 }
 
 // Summarize picks the status to show: the most severe candidate, the first

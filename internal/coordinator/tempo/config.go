@@ -1,14 +1,12 @@
 package tempo
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
 )
@@ -38,44 +36,30 @@ func RenderConfig(in *coordinator.RenderInput, retentionHours int) ([]byte, erro
 	addresses := in.Cluster.Addresses()
 	tlsOn := in.TLS != nil
 
-	ring := func() tree { return tree{"kvstore": tree{"store": "memberlist"}} }
-
-	replication := 1
-	if len(byRole[RoleIngester]) >= 3 {
-		replication = 3
-	}
-
-	joinMembers := make([]string, 0, len(addresses))
-	for _, a := range addresses {
-		joinMembers = append(joinMembers, coordinator.HostPort(a, MemberlistPort))
-	}
+	ingesterRing := coordinator.MemberlistRing()
+	ingesterRing["replication_factor"] = coordinator.ReplicationFactor(len(byRole[RoleIngester]))
 
 	cfg := tree{
 		"auth_enabled": false,
 		"server":       serverConfig(tlsOn),
 		"distributor": tree{
 			"receivers": receiversConfig(tlsOn),
-			"ring":      ring(),
+			"ring":      coordinator.MemberlistRing(),
 		},
 		"ingester": tree{
 			"trace_idle_period":  "10s",
 			"max_block_bytes":    100,
 			"max_block_duration": "30m",
-			"lifecycler": tree{
-				"ring": tree{
-					"kvstore":            ring()["kvstore"],
-					"replication_factor": replication,
-				},
-			},
+			"lifecycler":         tree{"ring": ingesterRing},
 		},
 		"memberlist": tree{
 			"abort_if_cluster_join_fails": false,
 			"bind_port":                   MemberlistPort,
-			"join_members":                joinMembers,
+			"join_members":                coordinator.JoinMembers(addresses, MemberlistPort),
 			"tls_enabled":                 false,
 		},
 		"compactor": tree{
-			"ring": ring(),
+			"ring": coordinator.MemberlistRing(),
 			"compaction": tree{
 				"compaction_window":         "1h",
 				"max_compaction_objects":    1000000,
@@ -90,7 +74,7 @@ func RenderConfig(in *coordinator.RenderInput, retentionHours int) ([]byte, erro
 	}
 
 	if len(in.RemoteWriteURLs) > 0 {
-		cfg["metrics_generator"] = generatorConfig(in.RemoteWriteURLs, tlsOn, ring())
+		cfg["metrics_generator"] = generatorConfig(in.RemoteWriteURLs, tlsOn, coordinator.MemberlistRing())
 		cfg["overrides"] = tree{
 			"defaults": tree{
 				"metrics_generator": tree{"processors": []string{"span-metrics", "service-graphs"}},
@@ -115,22 +99,14 @@ func RenderConfig(in *coordinator.RenderInput, retentionHours int) ([]byte, erro
 		cfg["ingester_client"] = tree{"grpc_client_config": clientTLS()}
 		cfg["metrics_generator_client"] = tree{"grpc_client_config": clientTLS()}
 		cfg["querier"].(tree)["frontend_worker"].(tree)["grpc_client_config"] = clientTLS()
-		ml := cfg["memberlist"].(tree)
-		for k, v := range clientTLS() {
-			ml[k] = v
-		}
+		maps.Copy(cfg["memberlist"].(tree), clientTLS())
 	}
 
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(cfg); err != nil {
+	out, err := coordinator.RenderYAML(cfg)
+	if err != nil {
 		return nil, fmt.Errorf("cannot render the tempo config: %w", err)
 	}
-	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("cannot render the tempo config: %w", err)
-	}
-	return buf.Bytes(), nil
+	return out, nil
 }
 
 func serverConfig(tlsOn bool) tree {
@@ -175,16 +151,10 @@ func receiversConfig(tlsOn bool) tree {
 }
 
 func traceStorage(s3 *coordinator.S3) tree {
-	s3cfg := tree{
-		"bucket":     s3.Bucket,
-		"endpoint":   s3.Endpoint,
-		"access_key": s3.AccessKey,
-		"secret_key": s3.SecretKey,
-		"insecure":   s3.Insecure,
-	}
-	if s3.Region != "" {
-		s3cfg["region"] = s3.Region
-	}
+	s3cfg := s3.Tree(coordinator.S3Keys{
+		Bucket: "bucket", Endpoint: "endpoint", AccessKey: "access_key",
+		SecretKey: "secret_key", Insecure: "insecure", Region: "region",
+	})
 	if s3.CAChain != "" {
 		s3cfg["tls_ca_path"] = S3CAPath
 	}

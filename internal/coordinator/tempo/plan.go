@@ -1,11 +1,8 @@
 package tempo
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
@@ -133,7 +130,7 @@ func (p *Plan) Routes(in *coordinator.RenderInput) coordinator.Routes {
 // receiverURLs maps each requested receiver to the URL clients send to,
 // or nil when no address is known yet.
 func (p *Plan) receiverURLs(in *coordinator.RenderInput) map[Receiver]string {
-	scheme, host := receiverBase(in)
+	scheme, host := coordinator.PublicAddress(in)
 	if host == "" {
 		return nil
 	}
@@ -142,24 +139,6 @@ func (p *Plan) receiverURLs(in *coordinator.RenderInput) map[Receiver]string {
 		out[r] = ReceiverURL(r, scheme, host)
 	}
 	return out
-}
-
-// receiverBase returns the scheme and host clients reach Tempo at: the
-// ingress when there is one, else the application's in-cluster service.
-func receiverBase(in *coordinator.RenderInput) (scheme, host string) {
-	if in == nil {
-		return "", ""
-	}
-	if in.ExternalURL != "" {
-		if u, err := url.Parse(in.ExternalURL); err == nil && u.Hostname() != "" && (u.Scheme == "http" || u.Scheme == "https") {
-			return u.Scheme, u.Hostname()
-		}
-	}
-	scheme = "http"
-	if in.TLS != nil {
-		scheme = "https"
-	}
-	return scheme, in.AppFQDN
 }
 
 // ReceiverURL is the URL of receiver r at host: "<scheme>://<host>:<port>"
@@ -200,20 +179,12 @@ func (p *Plan) ProviderData(in *coordinator.RenderInput) []coordinator.DatabagWr
 			URL:      urls[r],
 		})
 	}
-	encoded, err := marshalJSON(list)
+	encoded, err := coordinator.EncodeJSON(list)
 	if err != nil {
 		return nil // unreachable: structs of strings always encode
 	}
-	var out []coordinator.DatabagWrite
-	for _, rel := range in.Relations[TracingEndpoint] {
-		out = append(out, coordinator.DatabagWrite{
-			Endpoint:   TracingEndpoint,
-			RelationID: rel.ID,
-			App:        true,
-			Data:       map[string]string{"receivers": encoded},
-		})
-	}
-	return out
+	return coordinator.AppDatabags(TracingEndpoint, in.Relations[TracingEndpoint],
+		map[string]string{"receivers": encoded})
 }
 
 // ActionResults answers list-receivers with each requested receiver's URL,
@@ -231,16 +202,4 @@ func (p *Plan) ActionResults(action string, in *coordinator.RenderInput) (map[st
 		out[r.Dashed()] = u
 	}
 	return out, nil
-}
-
-// marshalJSON encodes v without escaping <, > and &, and without the
-// trailing newline of json.Encoder.
-func marshalJSON(v any) (string, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return "", fmt.Errorf("cannot encode JSON: %w", err)
-	}
-	return string(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
 }

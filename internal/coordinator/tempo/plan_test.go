@@ -344,10 +344,11 @@ func TestProviderDataGolden(t *testing.T) {
 	}
 }
 
+// The tracing databag is encoded with coordinator.EncodeJSON.
 func TestMarshalJSONNoHTMLEscapes(t *testing.T) {
-	got, err := marshalJSON([]string{"http://h/?a=1&b=<2>"})
+	got, err := coordinator.EncodeJSON([]string{"http://h/?a=1&b=<2>"})
 	if err != nil || got != `["http://h/?a=1&b=<2>"]` {
-		t.Errorf("marshalJSON = %s, %v", got, err)
+		t.Errorf("EncodeJSON = %s, %v", got, err)
 	}
 }
 

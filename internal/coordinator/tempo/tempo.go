@@ -28,7 +28,7 @@ const (
 const (
 	HTTPPort       = 3200
 	GRPCPort       = 9096 // not Tempo's default 9095, which conflicts with promtail
-	MemberlistPort = 7946
+	MemberlistPort = coordinator.MemberlistPort
 	StatusPort     = 8080
 )
 
