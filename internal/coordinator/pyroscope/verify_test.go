@@ -76,17 +76,19 @@ func TestPyroscopeRejectsBrokenConfigs(t *testing.T) {
 		name  string
 		path  string
 		value any
+		// because is part of Pyroscope's error: it failed for this reason.
+		because string
 	}{
-		{"unknown top-level key", "no_such_option", true},
-		{"unknown nested key", "compactor.no_such_option", 1},
+		{"unknown top-level key", "no_such_option", true, "field no_such_option not found"},
+		{"unknown nested key", "compactor.no_such_option", 1, "field no_such_option not found"},
 		// Go durations have no day unit: why goDuration turns days into hours.
-		{"days in deletion_delay", "compactor.deletion_delay", "1d"},
-		{"weeks in cleanup_interval", "compactor.cleanup_interval", "1w"},
+		{"days in deletion_delay", "compactor.deletion_delay", "1d", "into time.Duration"},
+		{"weeks in cleanup_interval", "compactor.cleanup_interval", "1w", "into time.Duration"},
 		// Pyroscope's S3 client has no CA option, whatever it is called.
-		{"s3 tls_ca_path", "storage.s3.tls_ca_path", "/etc/worker/s3_ca.crt"},
-		{"s3 http tls_ca_path", "storage.s3.http.tls_ca_path", "/etc/worker/s3_ca.crt"},
-		{"bad bucket lookup type", "storage.s3.bucket_lookup_type", "path"},
-		{"retention not a duration", "limits.compactor_blocks_retention_period", "1x"},
+		{"s3 tls_ca_path", "storage.s3.tls_ca_path", "/etc/worker/s3_ca.crt", "field tls_ca_path not found"},
+		{"s3 http tls_ca_path", "storage.s3.http.tls_ca_path", "/etc/worker/s3_ca.crt", "field tls_ca_path not found"},
+		{"bad bucket lookup type", "storage.s3.bucket_lookup_type", "path", "invalid S3 bucket lookup type"},
+		{"retention not a duration", "limits.compactor_blocks_retention_period", "1x", `unknown unit "x"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var doc map[string]any
@@ -102,8 +104,11 @@ func TestPyroscopeRejectsBrokenConfigs(t *testing.T) {
 			if err := os.WriteFile(file, broken, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if out, ok := checkConfig(t, bin, file); ok {
+			out, ok := checkConfig(t, bin, file)
+			if ok {
 				t.Errorf("pyroscope accepted %s = %v:\n%s", tc.path, tc.value, out)
+			} else if !strings.Contains(out, tc.because) {
+				t.Errorf("pyroscope refused %s = %v, but not because of %q:\n%s", tc.path, tc.value, tc.because, out)
 			}
 		})
 	}
