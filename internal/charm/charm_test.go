@@ -149,10 +149,10 @@ func TestClusterDomain(t *testing.T) {
 	cases := map[string]string{
 		"search m.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.152.183.10\n": "cluster.local",
 		"search demo.svc.k8s.example svc.k8s.example\n":                                          "k8s.example",
-		"nameserver 1.1.1.1\n":               "cluster.local",
-		"search svc.bad;domain\n":            "cluster.local",
-		"search example.com svc.\n":          "cluster.local",
-		"":                                   "cluster.local",
+		"nameserver 1.1.1.1\n":      "cluster.local",
+		"search svc.bad;domain\n":   "cluster.local",
+		"search example.com svc.\n": "cluster.local",
+		"":                          "cluster.local",
 	}
 	for conf, want := range cases {
 		assert.Equal(t, want, clusterDomain([]byte(conf)), "%q", conf)
