@@ -50,7 +50,7 @@ lint:
 
 ## test: every test, with real nginx, Pebble, Tempo and Pyroscope (installed or built first)
 test: deps lint charm
-	go test -count=1 ./...
+	go test -count=1 -timeout 30m ./...
 
 ## unit: the fast tests only (tests that need a missing binary skip)
 unit:
