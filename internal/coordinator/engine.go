@@ -10,7 +10,8 @@ import (
 	"strings"
 )
 
-// Endpoints every coordinator has, whatever the product.
+// Endpoints the engine knows. Every coordinator has peers; a product that
+// pushes metrics lists the remote-write endpoint in its ExtraEndpoints.
 const (
 	PeersEndpoint       = "peers"
 	RemoteWriteEndpoint = "send-remote-write"
@@ -31,7 +32,6 @@ func (p *Product) Endpoints() []Endpoint {
 		{Name: p.ClusterEndpoint, AppData: true, UnitData: true},
 		{Name: S3Endpoint, AppData: true},
 		{Name: PeersEndpoint},
-		{Name: RemoteWriteEndpoint, UnitData: true},
 	}, p.ExtraEndpoints...)
 }
 

@@ -20,8 +20,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 
 	"github.com/tempo-coordinator/coordinator/internal/jujusim"
+	"github.com/tempo-coordinator/coordinator/internal/products"
 )
 
 func TestMain(m *testing.M) {
@@ -396,4 +398,29 @@ func TestCallsStayNearTheMinimum(t *testing.T) {
 	assert.Equal(t, want, got, "%v", res.Tools())
 	assert.Equal(t, 5, res.Counts["relation-get"])
 	assert.Len(t, res.Calls, 13, "%v", res.Tools())
+}
+
+// TestObservedEndpointsAreDeclared checks that every endpoint the engine
+// reads for a product is declared in that charm's metadata.yaml: Juju
+// refuses relation-ids for an unknown endpoint.
+func TestObservedEndpointsAreDeclared(t *testing.T) {
+	for _, p := range products.All() {
+		t.Run(p.CharmName, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join(repoRoot(), charmSources[p.CharmName][0], "metadata.yaml"))
+			require.NoError(t, err)
+			var meta map[string]any
+			require.NoError(t, yaml.Unmarshal(raw, &meta))
+			declared := map[string]bool{}
+			for _, section := range []string{"provides", "requires", "peers"} {
+				if eps, ok := meta[section].(map[string]any); ok {
+					for name := range eps {
+						declared[name] = true
+					}
+				}
+			}
+			for _, ep := range p.Endpoints() {
+				assert.True(t, declared[ep.Name], "%s observes %q, which metadata.yaml does not declare", p.CharmName, ep.Name)
+			}
+		})
+	}
 }

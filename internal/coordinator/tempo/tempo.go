@@ -110,7 +110,10 @@ func Product() *coordinator.Product {
 		ConfigKey:       "worker_config",
 		Roles:           Roles(),
 		StatusPort:      StatusPort,
-		ExtraEndpoints:  []coordinator.Endpoint{{Name: TracingEndpoint, AppData: true}},
-		Plan:            func(o *coordinator.Observed) coordinator.Plan { return NewPlan(o) },
+		ExtraEndpoints: []coordinator.Endpoint{
+			{Name: TracingEndpoint, AppData: true},
+			{Name: coordinator.RemoteWriteEndpoint, UnitData: true},
+		},
+		Plan: func(o *coordinator.Observed) coordinator.Plan { return NewPlan(o) },
 	}
 }
