@@ -1,19 +1,24 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/tempo-coordinator/coordinator/bench/toolwire"
 	"github.com/tempo-coordinator/coordinator/internal/coordinator/tempo"
+	"github.com/tempo-coordinator/coordinator/internal/juju"
 	"github.com/tempo-coordinator/coordinator/internal/jujusim"
 )
 
@@ -28,7 +33,9 @@ type Runner struct {
 	// pebbleDir has no sockets: the nginx container is "not ready", so the
 	// charm sets Waiting and carries on.
 	pebbleDir string
-	server    *toolServer
+	// launcher is the shim linked as toolwire.LaunchName.
+	launcher string
+	server   *toolServer
 }
 
 // NewRunner prepares a temporary directory: the tools (symlinks to the
@@ -47,7 +54,8 @@ func NewRunner(dispatch, shim, charmSource string) (*Runner, error) {
 		return nil, fmt.Errorf("cannot prepare the benchmark: %w", err)
 	}
 	r := &Runner{Dispatch: dispatch, dir: dir, toolsDir: filepath.Join(dir, "tools"),
-		charmDir: filepath.Join(dir, "charm"), pebbleDir: filepath.Join(dir, "containers")}
+		charmDir: filepath.Join(dir, "charm"), pebbleDir: filepath.Join(dir, "containers"),
+		launcher: filepath.Join(dir, toolwire.LaunchName)}
 	fail := func(err error) (*Runner, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("cannot prepare the benchmark: %w", err)
@@ -61,6 +69,9 @@ func NewRunner(dispatch, shim, charmSource string) (*Runner, error) {
 		if err := os.Symlink(shim, filepath.Join(r.toolsDir, name)); err != nil {
 			return fail(err)
 		}
+	}
+	if err := os.Symlink(shim, r.launcher); err != nil {
+		return fail(err)
 	}
 	meta, err := os.ReadFile(filepath.Join(charmSource, "metadata.yaml"))
 	if err != nil {
@@ -95,13 +106,15 @@ type Result struct {
 	// Records are the tool server's measurements, one per call.
 	Records []CallRecord
 
-	// Wall is the dispatch process's lifetime, from start to wait.
+	// Wall is the dispatch process's lifetime, from start to wait (as the
+	// launcher measured it).
 	Wall time.Duration
 	// CPU is user+sys from wait4's rusage: the dispatch process plus every
 	// child it waited for, i.e. the shims.
 	CPU time.Duration
 	// MaxRSSKB is wait4's ru_maxrss: the maximum of the dispatch process's
-	// own peak and its waited-for children's (Linux reports the larger).
+	// own peak, its waited-for children's (Linux reports the larger) and
+	// its parent's before exec (the small launcher's).
 	MaxRSSKB int64
 	// DatabagBytes is what relation-set calls sent (stdin and key=value
 	// arguments); StateBytes the same for state-set.
@@ -162,6 +175,13 @@ func (r *Result) ToolsWall(cal Calibration) time.Duration {
 	return r.ToolsHandling() + time.Duration(len(r.Records))*cal.SpawnWall
 }
 
+// OwnCompute is OwnCPU without the charm's side of starting and waiting
+// for its tool processes (calls × the calibrated ParentSpawnCPU): the CPU
+// of the charm's own logic, which an in-process tool transport would leave.
+func (r *Result) OwnCompute(cal Calibration) time.Duration {
+	return r.OwnCPU(cal) - time.Duration(len(r.Records))*cal.ParentSpawnCPU
+}
+
 // OwnWall is the wall time not spent waiting for tools.
 func (r *Result) OwnWall(cal Calibration) time.Duration { return r.Wall - r.ToolsWall(cal) }
 
@@ -195,7 +215,9 @@ func (r *Runner) Run(m *jujusim.Model, hook string, opts jujusim.HookOptions) (*
 	env["PATH"] = r.toolsDir + string(os.PathListSeparator) + os.Getenv("PATH")
 	env[toolwire.SocketEnv] = r.server.path
 	env["COORDINATOR_PEBBLE_SOCKET_DIR"] = r.pebbleDir
-	cmd := exec.Command(r.Dispatch)
+	// The charm runs under the small launcher, which reports its pid, then
+	// its wall time and wait4 rusage, on fd 3 (see toolwire.LaunchReport).
+	cmd := exec.Command(r.launcher, r.Dispatch)
 	cmd.Dir = r.charmDir
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -204,31 +226,46 @@ func (r *Runner) Run(m *jujusim.Model, hook string, opts jujusim.HookOptions) (*
 	cmd.Stdin = bytes.NewReader(nil)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		m.End(h, false)
+		return nil, err
+	}
+	defer pr.Close()
+	cmd.ExtraFiles = []*os.File{pw}
 
 	r.server.begin(h)
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
 		r.server.end()
 		m.End(h, false)
 		return nil, fmt.Errorf("cannot run %s: %w", r.Dispatch, err)
 	}
-	r.server.setPID(cmd.Process.Pid)
+	report := bufio.NewReader(pr)
+	var rep toolwire.LaunchReport
+	var repErr error
+	if line, err := report.ReadString('\n'); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(line)); err == nil {
+			r.server.setPID(pid)
+		}
+		repErr = json.NewDecoder(report).Decode(&rep)
+	} else {
+		repErr = err
+	}
 	waitErr := cmd.Wait()
-	wall := time.Since(start)
 	records := r.server.end()
 	res := &Result{Hook: hook, Stderr: stderr.String(), Calls: h.Calls(), Counts: map[string]int{},
-		Records: records, Wall: wall}
+		Records: records, Wall: time.Duration(rep.WallNanos)}
 	var exitErr *exec.ExitError
-	if waitErr != nil && !errors.As(waitErr, &exitErr) {
+	if repErr != nil || (waitErr != nil && !errors.As(waitErr, &exitErr)) {
 		m.End(h, false)
-		return nil, fmt.Errorf("cannot run %s: %w", r.Dispatch, waitErr)
+		return nil, fmt.Errorf("cannot run %s: %v, %v\n%s", r.Dispatch, repErr, waitErr, stderr.String())
 	}
-	res.ExitCode = cmd.ProcessState.ExitCode()
+	res.ExitCode = rep.ExitCode
 	m.End(h, res.ExitCode == 0)
-
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	res.MaxRSSKB = ru.Maxrss
+	res.CPU = time.Duration(rep.UserMicros+rep.SystemMicros) * time.Microsecond
+	res.MaxRSSKB = rep.MaxRSSKB
 	for _, c := range res.Calls {
 		res.Counts[c.Tool]++
 		bytes := c.StdinLen
@@ -262,10 +299,15 @@ type Calibration struct {
 	Runs      int
 	ExitCPU   time.Duration
 	SpawnWall time.Duration
-	// ShimCPU and ShimMaxRSSKB are the median total CPU and the peak
-	// resident set of one shim run.
-	ShimCPU      time.Duration
+	// ShimCPU is the median total CPU of one shim run.
+	ShimCPU time.Duration
+	// ShimMaxRSSKB bounds a shim's own peak resident set: its ru_maxrss
+	// when started by the launcher (whose own RSS it includes).
 	ShimMaxRSSKB int64
+	// ParentSpawnCPU is what starting and waiting for one tool process
+	// costs the calling process itself, measured as the charm's own
+	// juju.ExecRunner running /bin/true (mean over the runs).
+	ParentSpawnCPU time.Duration
 }
 
 // Calibrate runs the shim n times as "is-leader --format=json" in a hook
@@ -300,10 +342,55 @@ func (r *Runner) Calibrate(n int) (Calibration, error) {
 		exitCPU = append(exitCPU, cpu-recs[0].SelfCPU)
 		spawn = append(spawn, wall-recs[0].Handling)
 		total = append(total, cpu)
-		cal.ShimMaxRSSKB = max(cal.ShimMaxRSSKB, ru.Maxrss)
 	}
 	cal.ExitCPU, cal.SpawnWall, cal.ShimCPU = median(exitCPU), median(spawn), median(total)
+
+	r.server.begin(h)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return Calibration{}, err
+	}
+	defer pr.Close()
+	launch := &exec.Cmd{Path: r.launcher, Args: []string{toolwire.LaunchName, tool, "--format=json"}, Env: env,
+		ExtraFiles: []*os.File{pw}}
+	err = launch.Start()
+	pw.Close()
+	if err != nil {
+		return Calibration{}, fmt.Errorf("cannot calibrate: %w", err)
+	}
+	var rep toolwire.LaunchReport
+	report := bufio.NewReader(pr)
+	if _, err := report.ReadString('\n'); err != nil {
+		return Calibration{}, fmt.Errorf("cannot calibrate: %w", err)
+	}
+	if err := json.NewDecoder(report).Decode(&rep); err != nil {
+		return Calibration{}, fmt.Errorf("cannot calibrate: %w", err)
+	}
+	launch.Wait()
+	r.server.end()
+	cal.ShimMaxRSSKB = rep.MaxRSSKB
+
+	truePath, err := exec.LookPath("true")
+	if err != nil {
+		return Calibration{}, fmt.Errorf("cannot calibrate: %w", err)
+	}
+	before := selfCPU()
+	for range n {
+		if _, err := (juju.ExecRunner{}).Run(context.Background(), truePath, nil, nil); err != nil {
+			return Calibration{}, fmt.Errorf("cannot calibrate: %w", err)
+		}
+	}
+	cal.ParentSpawnCPU = (selfCPU() - before) / time.Duration(n)
 	return cal, nil
+}
+
+// selfCPU is this process's user+sys time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -55,3 +55,23 @@ func WantsStdin(args []string) bool {
 	}
 	return false
 }
+
+// LaunchName is the name under which the shim acts as the launcher of the
+// charm process (see LaunchReport).
+const LaunchName = "hookbench-launch"
+
+// LaunchReport is what the launcher writes to its file descriptor 3 after
+// the charm process it started exited: the charm's wall time and wait4
+// rusage. The launcher first writes the charm's pid on a line of its own.
+//
+// The launcher exists because Linux's ru_maxrss of a child includes the
+// peak RSS of the memory it had before exec, i.e. of the parent that
+// vforked it: started from the (large) benchmark process, the charm's
+// ru_maxrss would be the benchmark's. The launcher is small.
+type LaunchReport struct {
+	WallNanos    int64 `json:"wall-ns"`
+	UserMicros   int64 `json:"user-us"`
+	SystemMicros int64 `json:"sys-us"`
+	MaxRSSKB     int64 `json:"maxrss-kb"`
+	ExitCode     int   `json:"exit-code"`
+}

@@ -4,6 +4,9 @@
 // $BENCH_TOOL_SOCKET, prints the answer, reports its own rusage and exits
 // with the tool's code. It does as little as possible, like Juju's jujuc
 // client, so that its cost and memory stay small and measurable.
+//
+// Linked as hookbench-launch, it is instead the small parent that starts
+// the charm process and reports its wait4 rusage (see toolwire.LaunchReport).
 package main
 
 import (
@@ -12,13 +15,53 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/tempo-coordinator/coordinator/bench/toolwire"
 )
 
-func main() { os.Exit(run()) }
+func main() {
+	if filepath.Base(os.Args[0]) == toolwire.LaunchName {
+		os.Exit(launch(os.Args[1:]))
+	}
+	os.Exit(run())
+}
+
+// launch runs args as a child with this process's stdio and environment,
+// writes its pid and then its LaunchReport to file descriptor 3, and
+// exits with its code.
+func launch(args []string) int {
+	report := os.NewFile(3, "report")
+	if len(args) == 0 || report == nil {
+		fmt.Fprintln(os.Stderr, "usage: hookbench-launch PROGRAM [ARGS...] 3>REPORT")
+		return 2
+	}
+	syscall.CloseOnExec(3) // the charm and its tools must not inherit the report pipe
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(os.Stderr, "cannot start %s: %v\n", args[0], err)
+		return 127
+	}
+	fmt.Fprintf(report, "%d\n", cmd.Process.Pid)
+	err := cmd.Wait()
+	wall := time.Since(start)
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		fmt.Fprintf(os.Stderr, "cannot wait for %s: %v\n", args[0], err)
+		return 127
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	_ = json.NewEncoder(report).Encode(toolwire.LaunchReport{
+		WallNanos:  wall.Nanoseconds(),
+		UserMicros: ru.Utime.Sec*1e6 + ru.Utime.Usec, SystemMicros: ru.Stime.Sec*1e6 + ru.Stime.Usec,
+		MaxRSSKB: ru.Maxrss, ExitCode: cmd.ProcessState.ExitCode(),
+	})
+	return cmd.ProcessState.ExitCode()
+}
 
 func run() int {
 	tool := filepath.Base(os.Args[0])
