@@ -168,22 +168,12 @@ func (r *Result) OwnCPU(cal Calibration) time.Duration {
 	return r.CPU - r.ToolsCPU() - time.Duration(len(r.Records))*cal.ExitCPU
 }
 
-// ToolsWall estimates the wall time the charm spent waiting for tools:
-// the server's handling of each call plus the calibrated cost of running a
-// shim process around it (start, connect, exit).
-func (r *Result) ToolsWall(cal Calibration) time.Duration {
-	return r.ToolsHandling() + time.Duration(len(r.Records))*cal.SpawnWall
-}
-
 // OwnCompute is OwnCPU without the charm's side of starting and waiting
 // for its tool processes (calls × the calibrated ParentSpawnCPU): the CPU
 // of the charm's own logic, which an in-process tool transport would leave.
 func (r *Result) OwnCompute(cal Calibration) time.Duration {
 	return r.OwnCPU(cal) - time.Duration(len(r.Records))*cal.ParentSpawnCPU
 }
-
-// OwnWall is the wall time not spent waiting for tools.
-func (r *Result) OwnWall(cal Calibration) time.Duration { return r.Wall - r.ToolsWall(cal) }
 
 // Extra lists the calls beyond the minimum, by tool (negative when the
 // charm needed fewer than the minimum counts).
