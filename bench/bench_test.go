@@ -14,14 +14,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// knownFirstHookExtra is the one known excess over minimum+3, on a first
-// hook only: with no record of the opened ports in its state, the charm
-// asks opened-ports before opening its ports, on top of its goal-state,
-// state-get and state-set bookkeeping (minimum+4). Set BENCH_STRICT=1 to
-// make it fail; remove this allowance once the charm no longer needs it
-// (the test then fails to say so).
-var knownFirstHookExtra = map[string]int{"goal-state": 1, "state-get": 1, "state-set": 1, "opened-ports": 1}
-
 func newTestRunner(t *testing.T) *Runner {
 	t.Helper()
 	dispatch := jujusim.Build(t, "github.com/tempo-coordinator/coordinator/cmd/dispatch")
@@ -87,17 +79,9 @@ func checkBound(t *testing.T, size Size, hook Hook, which string, res *Result) {
 	t.Helper()
 	calls, min := len(res.Calls), res.Minimum.Total()
 	if calls <= min+3 {
-		if which == "first" && knownFirstHookExtra != nil {
-			t.Errorf("%d units, first %s: %d calls ≤ minimum %d + 3: the known violation is gone, remove knownFirstHookExtra", size.Units, hook.Name, calls, min)
-		}
 		return
 	}
 	extra := res.Extra()
-	if which == "first" && calls == min+4 && maps.Equal(extra, knownFirstHookExtra) && os.Getenv("BENCH_STRICT") == "" {
-		t.Logf("KNOWN VIOLATION: %d units, first %s: %d calls > minimum %d + 3; beyond the minimum: %v",
-			size.Units, hook.Name, calls, min, extra)
-		return
-	}
 	t.Errorf("%d units, %s %s: %d calls > minimum %d + 3\nmeasured: %v\nminimum:  %v\nbeyond the minimum: %v",
 		size.Units, which, hook.Name, calls, min, countsString(res.Counts), res.Minimum, extra)
 }

@@ -60,7 +60,7 @@ func (c *Charm) apply(ctx context.Context, hc *juju.Context, o *observation, d *
 	if err := c.applyDatabags(ctx, hc, o, d, newState); err != nil {
 		return err
 	}
-	if err := c.applyPorts(ctx, o, d.Ports, newState); err != nil {
+	if err := c.applyPorts(ctx, hc, o, d.Ports, newState); err != nil {
 		return err
 	}
 
@@ -167,12 +167,16 @@ func digestOf(data map[string]string) (string, []string) {
 }
 
 // applyPorts opens the desired TCP ports and closes the others. What is
-// open is remembered in the unit state; opened-ports is asked only once.
-func (c *Charm) applyPorts(ctx context.Context, o *observation, desired []int, newState map[string]string) error {
+// open is remembered in the unit state, which Juju commits with the port
+// changes (both are transactional), so the two cannot disagree. With no
+// record the unit is new (nothing open) unless this is the upgrade-charm
+// hook of a revision, or of another charm, that kept no record: only then
+// is opened-ports asked.
+func (c *Charm) applyPorts(ctx context.Context, hc *juju.Context, o *observation, desired []int, newState map[string]string) error {
 	var current []int
 	if raw, ok := o.state[statePorts]; ok {
 		current = parsePorts(raw)
-	} else {
+	} else if hc.Name == "upgrade-charm" {
 		opened, err := c.Juju.OpenedPorts(ctx)
 		if err != nil {
 			return fmt.Errorf("cannot list opened ports: %w", err)

@@ -158,3 +158,16 @@ func TestClusterDomain(t *testing.T) {
 		assert.Equal(t, want, clusterDomain([]byte(conf)), "%q", conf)
 	}
 }
+
+func TestUpgradeLearnsOpenedPorts(t *testing.T) {
+	m, _ := newModel(true)
+	m.OpenedPorts = []string{"3300/tcp", "4318/tcp"} // left by a previous charm that kept no record
+	n := &fakeNginx{boot: "b"}
+	require.NoError(t, runHook(t, m, "upgrade-charm", n))
+	assert.ElementsMatch(t, []string{"3200/tcp", "4318/tcp", "9096/tcp"}, m.OpenedPorts, "3300 closed, routed ports open")
+	calls := len(m.Calls)
+	require.NoError(t, runHook(t, m, "update-status", n))
+	for _, c := range m.Calls[calls:] {
+		assert.NotEqual(t, "opened-ports", c.Tool, "the record in state is enough")
+	}
+}
