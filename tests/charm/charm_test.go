@@ -424,3 +424,43 @@ func TestObservedEndpointsAreDeclared(t *testing.T) {
 		})
 	}
 }
+
+func TestPyroscopeStatuses(t *testing.T) {
+	e := newEnv(t, "pyroscope-coordinator-k8s", true)
+	e.hook("install", jujusim.HookOptions{})
+	assert.Equal(t, "blocked: [consistency] Missing any worker relation.", e.status())
+
+	read := e.addWorker("pyro-read", "querier,query-frontend,query-scheduler,store-gateway", "10.2.0.5")
+	e.hook("pyroscope-cluster-relation-changed", jujusim.HookOptions{Relation: read, RemoteUnit: "pyro-read/0"})
+	assert.Equal(t, "blocked: [consistency] Cluster inconsistent: missing ingester, distributor, compactor, tenant-settings, ad-hoc-profiles. Enable them on a worker, e.g. `juju config <worker> role-ingester=true`", e.status())
+
+	write := e.addWorker("pyro-write", "distributor,ingester", "10.2.0.6", "10.2.0.7", "10.2.0.8")
+	backend := e.addWorker("pyro-backend", "compactor,tenant-settings,ad-hoc-profiles", "10.2.0.9")
+	e.hook("pyroscope-cluster-relation-changed", jujusim.HookOptions{Relation: backend, RemoteUnit: "pyro-backend/0"})
+	assert.Equal(t, "blocked: [s3] Missing S3 integration.", e.status())
+
+	s3 := e.addS3()
+	profiling := e.h.Model.AddRelation("profiling", "otel-collector", nil, map[string]map[string]string{"otel-collector/0": {}})
+	e.hook("s3-relation-changed", jujusim.HookOptions{Relation: s3, RemoteUnit: "s3-integrator/0"})
+	assert.Equal(t, "waiting: [nginx] Waiting for the nginx container to be ready.", e.status())
+	config := workerConfig(t, read, "config")
+	for _, rel := range []*jujusim.Relation{write, backend} {
+		assert.Equal(t, read.LocalAppData["config"], rel.LocalAppData["config"], "one config for every worker")
+	}
+	assert.Contains(t, config, "10.2.0.8:7946")
+	assert.Contains(t, config, "replication_factor: 3", "3 ingesters")
+	assert.Contains(t, config, "bucket_lookup_type: path-style")
+	assert.JSONEq(t, "[4040,7946]", write.LocalAppData["worker_ports"])
+	assert.Equal(t, `"pyroscope.test-model.svc.cluster.local:42424"`, profiling.LocalAppData["otlp_grpc_endpoint_url"])
+
+	e.h.Model.Config["retention_period"] = "forever"
+	e.hook("config-changed", jujusim.HookOptions{})
+	assert.Equal(t, "blocked: [config] The following configurations are not valid: ['retention_period']", e.status())
+	cleanupOff := workerConfig(t, read, "config")
+	assert.Contains(t, cleanupOff, "compactor_blocks_retention_period: 0", "data clean-up disabled rather than risking data loss")
+
+	e.hook("pyroscope-cluster-relation-broken", jujusim.HookOptions{Relation: backend})
+	assert.Contains(t, e.status(), "blocked: [consistency] Cluster inconsistent: missing compactor, tenant-settings, ad-hoc-profiles")
+	again := e.hook("update-status", jujusim.HookOptions{})
+	assert.Zero(t, again.Counts["relation-set"]+again.Counts["status-set"], "%v", again.Tools())
+}
