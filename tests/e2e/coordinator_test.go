@@ -89,7 +89,10 @@ type coordinator struct {
 	s3      *s3Server
 	s3Rel   *jujusim.Relation
 	workers map[string]*workerApp // by application name
+	fleet   *fleet
 	hooks   int
+	// hookTime is the time spent running hooks.
+	hookTime time.Duration
 }
 
 // newCoordinator starts the sandbox, wires it to the network and prepares
@@ -133,7 +136,7 @@ func newCoordinator(t testing.TB, p product, n *network, s3 *s3Server, config ma
 		t.Fatal(err)
 	}
 	c := &coordinator{t: t, p: p, sb: sb, h: h, dispatch: dispatchBinary(t), sockets: sockets,
-		s3: s3, workers: map[string]*workerApp{}}
+		s3: s3, workers: map[string]*workerApp{}, fleet: newFleet(t)}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("coordinator status: %+v; juju-log:\n%s", c.h.Model.UnitStatus, c.logs())
@@ -176,7 +179,12 @@ func (c *coordinator) hook(name string, opts jujusim.HookOptions) {
 	opts.Env["COORDINATOR_PEBBLE_SOCKET_DIR"] = c.sockets
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	start := time.Now()
 	res, err := c.h.RunHook(ctx, c.dispatch, name, opts)
+	c.hookTime += time.Since(start)
+	if testing.Verbose() {
+		c.t.Logf("hook %s: %s, %d tool calls", name, time.Since(start).Round(time.Millisecond), len(res.Calls))
+	}
 	if err != nil {
 		c.t.Fatalf("hook %s: %v", name, err)
 	}
@@ -233,6 +241,7 @@ type workerApp struct {
 // address (its pod), and the workload process once started.
 type workerUnit struct {
 	app   *workerApp
+	fleet *fleet
 	name  string // "tempo-ingester/0"
 	netns string
 	ip    string
@@ -240,6 +249,8 @@ type workerUnit struct {
 	proc  *workload
 	// config is the configuration file the running process uses.
 	config []byte
+	// held is why the worker charm keeps the workload stopped ("" if not).
+	held string
 }
 
 // addWorker relates a new worker application with the role and count
@@ -264,7 +275,7 @@ func (c *coordinator) addWorker(n *network, app, role string, count int) *worker
 func (c *coordinator) addUnit(n *network, w *workerApp) *workerUnit {
 	c.t.Helper()
 	netns, ip := n.addHost()
-	u := &workerUnit{app: w, name: fmt.Sprintf("%s/%d", w.name, w.next), netns: netns, ip: ip}
+	u := &workerUnit{app: w, fleet: c.fleet, name: fmt.Sprintf("%s/%d", w.name, w.next), netns: netns, ip: ip}
 	w.next++
 	dir, err := os.MkdirTemp(c.t.TempDir(), "unit-")
 	if err != nil {

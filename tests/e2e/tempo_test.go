@@ -65,8 +65,11 @@ func (e *tempoEnv) send(service string) []sentTrace {
 	var out []sentTrace
 	for _, via := range []string{"otlp-http", "otlp-grpc"} {
 		tr, data := newTrace(service, spansPerTrace, via)
-		deadline := time.Now().Add(ingestTimeout)
+		start := time.Now()
+		deadline := start.Add(ingestTimeout)
+		attempts := 0
 		for {
+			attempts++
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			var err error
 			if via == "otlp-http" {
@@ -78,10 +81,16 @@ func (e *tempoEnv) send(service string) []sentTrace {
 			if err == nil {
 				break
 			}
+			if attempts == 1 || attempts%20 == 0 {
+				e.t.Logf("send %s: %v (retrying)", via, err)
+			}
 			if time.Now().After(deadline) {
 				e.t.Fatalf("send %s trace through nginx: %v", via, err)
 			}
 			time.Sleep(500 * time.Millisecond)
+		}
+		if testing.Verbose() {
+			e.t.Logf("sent %s trace %s after %d attempts, %s", via, tr.id, attempts, time.Since(start).Round(time.Millisecond))
 		}
 		out = append(out, tr)
 	}
@@ -232,8 +241,13 @@ func TestTempoDistributed(t *testing.T) {
 		t.Errorf("three ingesters but no replication_factor 3 in the published config:\n%s", cfg)
 	}
 	started := e.sync()
+	for _, u := range e.c.units() {
+		if u.held != "" {
+			t.Logf("%s not started by its worker charm: %s", u.name, u.held)
+		}
+	}
 	traces := e.send("e2e-distributed")
 	found, first := e.readBack(traces, "")
-	report(t, "workers=%d traces=%d spans sent=%d found=%d first read-back=%s total=%s status=%q",
+	report(t, "workers running=%d traces=%d spans sent=%d found=%d first read-back=%s total=%s status=%q",
 		len(started), len(traces), spans(traces), found, first.Round(time.Millisecond), time.Since(e.start).Round(time.Second), e.c.status())
 }

@@ -23,9 +23,7 @@ import (
 // (Tempo can hang on SIGTERM after serving a query, an upstream bug).
 const stopGrace = 5 * time.Second
 
-// readyTimeout bounds the wait for a worker's /ready. Tempo ingesters
-// report ready only after the lifecycler's min_ready_duration (15s by
-// default, left as the coordinator renders it).
+// readyTimeout bounds the wait for a worker's HTTP server to answer.
 const readyTimeout = 2 * time.Minute
 
 // workerKind is how a worker charm turns what the coordinator published
@@ -43,6 +41,9 @@ type workerKind struct {
 	// adapt is what the worker charm itself changes in the configuration
 	// before writing it (nil: nothing).
 	adapt func(u *workerUnit, published string) (string, error)
+	// hold says why the worker charm would not start the workload with
+	// this configuration ("" to start it); nil: always start.
+	hold func(u *workerUnit, config string) string
 }
 
 // tempoWorker is the Tempo worker charm: `/bin/tempo
@@ -58,7 +59,25 @@ func tempoWorker(bin string) workerKind {
 			return []string{"-config.file=" + configFile, "-target=" + role}
 		},
 		adapt: tempoWorkerAdapt,
+		hold:  tempoWorkerHold,
 	}
+}
+
+// tempoWorkerHold is the Tempo worker charm's guard: a worker whose role
+// is metrics-generator does not start Tempo while the coordinator has no
+// remote-write endpoint (no metrics_generator section in the config);
+// it sets Blocked("No prometheus remote-write relation configured on the
+// coordinator") instead. Tempo itself would exit at once: "no
+// metrics_generator.storage.path configured".
+func tempoWorkerHold(u *workerUnit, config string) string {
+	if u.app.role != "metrics-generator" {
+		return ""
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal([]byte(config), &cfg); err == nil && cfg["metrics_generator"] != nil {
+		return ""
+	}
+	return "No prometheus remote-write relation configured on the coordinator"
 }
 
 // tempoWorkerAdapt is the Tempo worker charm's only change to the
@@ -127,6 +146,43 @@ func (w *workload) exited() bool {
 	}
 }
 
+// fleet is every workload of a scenario, stopped together (in parallel)
+// before the namespaces go.
+type fleet struct {
+	mu    sync.Mutex
+	procs []*workload
+}
+
+// newFleet registers the parallel stop in t.Cleanup: call it after the
+// network is created, so it runs before the namespaces are deleted.
+func newFleet(t testing.TB) *fleet {
+	f := &fleet{}
+	t.Cleanup(f.stopAll)
+	return f
+}
+
+func (f *fleet) add(w *workload) {
+	f.mu.Lock()
+	f.procs = append(f.procs, w)
+	f.mu.Unlock()
+}
+
+// stopAll stops every workload in parallel.
+func (f *fleet) stopAll() {
+	f.mu.Lock()
+	procs := slices.Clone(f.procs)
+	f.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, w := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.stop()
+		}()
+	}
+	wg.Wait()
+}
+
 // stop sends SIGTERM, then SIGKILL after stopGrace, and waits.
 func (w *workload) stop() {
 	w.once.Do(func() {
@@ -166,15 +222,19 @@ func ensureMountPoints(kind workerKind) error {
 }
 
 // startWorkload runs the unit's workload with its config file inside its
-// network namespace and a private mount namespace where each of the
-// kind's mounts is a per-unit directory. It is stopped in t.Cleanup.
+// network namespace, a private UTS namespace (hostname = pod name) and a
+// private mount namespace where each of the kind's mounts is a per-unit
+// directory. It is stopped in t.Cleanup.
 func startWorkload(t testing.TB, kind workerKind, u *workerUnit, configFile string) *workload {
 	t.Helper()
 	if err := ensureMountPoints(kind); err != nil {
 		t.Fatal(err)
 	}
 	var script strings.Builder
-	script.WriteString("set -e\n")
+	// A pod has its own hostname (the pod name), which Tempo and Pyroscope
+	// use as their memberlist node name and ring instance id: the units
+	// must not share the machine's.
+	fmt.Fprintf(&script, "set -e\nhostname %s\n", shellQuote(strings.ReplaceAll(u.name, "/", "-")))
 	for _, m := range kind.mounts {
 		host := filepath.Join(u.dir, "mnt", strings.ReplaceAll(strings.Trim(m, "/"), "/", "_"))
 		if err := os.MkdirAll(host, 0o755); err != nil {
@@ -183,7 +243,7 @@ func startWorkload(t testing.TB, kind workerKind, u *workerUnit, configFile stri
 		fmt.Fprintf(&script, "mount --bind %s %s\n", shellQuote(host), shellQuote(m))
 	}
 	fmt.Fprintf(&script, "cd %s\nexec \"$@\"\n", shellQuote(u.dir))
-	args := []string{"netns", "exec", u.netns, "unshare", "--mount", "--propagation", "private",
+	args := []string{"netns", "exec", u.netns, "unshare", "--mount", "--uts", "--propagation", "private",
 		"/bin/sh", "-c", script.String(), "sh", kind.bin}
 	args = append(args, kind.args(configFile, u.app.role)...)
 
@@ -206,10 +266,19 @@ func startWorkload(t testing.TB, kind workerKind, u *workerUnit, configFile stri
 		w.waitErr = cmd.Wait()
 		close(w.done)
 	}()
+	u.fleet.add(w)
 	t.Cleanup(func() {
 		w.stop()
 		if t.Failed() {
 			t.Logf("%s log (tail):\n%s", u.name, w.logTail(3000))
+		}
+		// E2E_LOGS=<dir> keeps every workload log for inspection.
+		if dir := os.Getenv("E2E_LOGS"); dir != "" {
+			if data, err := os.ReadFile(w.logPath); err == nil {
+				name := fmt.Sprintf("%s-%s-%s", t.Name(), strings.ReplaceAll(u.name, "/", "-"), filepath.Base(w.logPath))
+				_ = os.MkdirAll(dir, 0o755)
+				_ = os.WriteFile(filepath.Join(dir, name), data, 0o644)
+			}
 		}
 	})
 	return w
@@ -244,7 +313,15 @@ func syncWorkers(t testing.TB, c *coordinator, n *network, kind workerKind) []*w
 		}
 		if u.proc != nil {
 			u.proc.stop()
+			u.proc = nil
 		}
+		if kind.hold != nil {
+			if why := kind.hold(u, cfg); why != "" {
+				u.held = why
+				continue
+			}
+		}
+		u.held = ""
 		file := filepath.Join(u.dir, "config.yaml")
 		if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)
@@ -253,7 +330,11 @@ func syncWorkers(t testing.TB, c *coordinator, n *network, kind workerKind) []*w
 		u.proc = startWorkload(t, kind, u, file)
 		started = append(started, u)
 	}
-	waitReady(t, n, kind, started)
+	start := time.Now()
+	waitServing(t, n, kind, started)
+	if testing.Verbose() && len(started) > 0 {
+		t.Logf("%d workers (re)started, serving after %s", len(started), time.Since(start).Round(time.Millisecond))
+	}
 	return started
 }
 
@@ -264,9 +345,13 @@ func stopUnit(u *workerUnit) {
 	}
 }
 
-// waitReady waits, bounded by readyTimeout, until every unit answers 200
-// on /ready.
-func waitReady(t testing.TB, n *network, kind workerKind, units []*workerUnit) {
+// waitServing waits, bounded by readyTimeout, until every unit's HTTP
+// server answers /ready, whatever the answer. Waiting for 200 would cost
+// over a minute per (re)start: Tempo's compactor waits a minute for its
+// ring to be stable (and ingesters 15s, min_ready_duration) before /ready
+// says ready, while ingesting and querying work meanwhile. The scenarios'
+// bounded retries on writes and reads cover the rest.
+func waitServing(t testing.TB, n *network, kind workerKind, units []*workerUnit) {
 	t.Helper()
 	client := n.httpClient()
 	client.Timeout = 2 * time.Second
@@ -276,19 +361,33 @@ func waitReady(t testing.TB, n *network, kind workerKind, units []*workerUnit) {
 	for len(pending) > 0 {
 		u := pending[0]
 		if u.proc.exited() {
-			t.Fatalf("%s exited (%v) before being ready:\n%s", u.name, u.proc.waitErr, u.proc.logTail(3000))
+			t.Fatalf("%s exited (%v) before serving:\n%s", u.name, u.proc.waitErr, u.proc.logTail(3000))
 		}
-		ready, why := get(client, fmt.Sprintf("http://%s:%d/ready", u.ip, kind.port))
-		if ready {
+		ok, why := answers(client, fmt.Sprintf("http://%s:%d/ready", u.ip, kind.port))
+		if ok {
 			pending = pending[1:]
 			continue
 		}
 		last = u.name + ": " + why
 		if time.Now().After(deadline) {
-			t.Fatalf("workers not ready within %s; last: %s", readyTimeout, last)
+			t.Fatalf("workers not serving within %s; last: %s", readyTimeout, last)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// answers reports whether GET url got an HTTP answer, or why not.
+func answers(client *http.Client, url string) (bool, string) {
+	ctx, cancel := context.WithTimeout(context.Background(), client.Timeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return false, err.Error()
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return true, ""
 }
 
 // get reports whether GET url answered 200, or why not.
