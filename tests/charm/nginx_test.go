@@ -1,0 +1,160 @@
+package charm_test
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/canonical/pebble/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tempo-coordinator/coordinator/internal/jujusim"
+	"github.com/tempo-coordinator/coordinator/internal/testenv/sandbox"
+)
+
+// TestNginxLifecycleWithRealPebble is the black-box scenario: the packed
+// dispatch binary, the simulated model, a real Pebble daemon and Debian's
+// nginx. No workers (nginx stopped, blocked) → a consistent cluster (nginx
+// running with the routes) → scaled while a client hammers nginx (a
+// reload: same master, no failed request) → inconsistent (nginx stopped).
+// Every nginx.conf the charm made live passes `nginx -t`.
+func TestNginxLifecycleWithRealPebble(t *testing.T) {
+	hosts := map[string]string{}
+	for i := range 6 {
+		hosts[workerName(i)] = "127.0.0." + string(rune('2'+i))
+	}
+	sb := sandbox.New(t, sandbox.Options{Hosts: hosts})
+	e := newEnv(t, "tempo-coordinator-k8s", true)
+	sockets := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(sockets, "nginx"), 0o755))
+	require.NoError(t, os.Symlink(sb.SocketPath(), filepath.Join(sockets, "nginx", "pebble.socket")))
+	opts := func(o jujusim.HookOptions) jujusim.HookOptions {
+		o.Env = map[string]string{"COORDINATOR_PEBBLE_SOCKET_DIR": sockets}
+		return o
+	}
+	pc, err := client.New(&client.Config{Socket: sb.SocketPath()})
+	require.NoError(t, err)
+	nginxState := func() string {
+		svcs, err := pc.Services(&client.ServicesOptions{Names: []string{"nginx"}})
+		if err != nil || len(svcs) == 0 {
+			return "absent"
+		}
+		return string(svcs[0].Current)
+	}
+	liveConfig := func() string {
+		path, err := sb.HostPath("/etc/nginx/nginx.conf")
+		require.NoError(t, err)
+		raw, err := os.ReadFile(path)
+		require.NoError(t, err)
+		checkNginxT(t, pc)
+		return string(raw)
+	}
+	masterPID := func() string {
+		path, err := sb.HostPath("/tmp/nginx.pid")
+		require.NoError(t, err)
+		raw, _ := os.ReadFile(path)
+		return strings.TrimSpace(string(raw))
+	}
+
+	// Deployed, no workers: blocked, nginx not running.
+	e.hook("install", opts(jujusim.HookOptions{}))
+	e.hook("nginx-pebble-ready", opts(jujusim.HookOptions{}))
+	assert.Equal(t, "blocked: [consistency] Missing any worker relation.", e.status())
+	assert.NotEqual(t, "active", nginxState())
+
+	// A consistent cluster: nginx runs and routes.
+	e.addS3()
+	w := e.addWorker("tempo-worker", "all", workerName(0))
+	e.hook("tempo-cluster-relation-changed", opts(jujusim.HookOptions{Relation: w, RemoteUnit: "tempo-worker/0"}))
+	assert.Contains(t, e.status(), "active: ")
+	assert.Equal(t, "active", nginxState())
+	conf := liveConfig()
+	assert.Contains(t, conf, "server "+workerName(0)+":4318;")
+	assert.Contains(t, conf, "server "+workerName(0)+":3200;")
+	assert.ElementsMatch(t, []string{"3200/tcp", "4318/tcp", "9096/tcp"}, e.h.Model.OpenedPorts)
+	pid := masterPID()
+	require.NotEmpty(t, pid)
+
+	// Scale while a client keeps asking nginx: a reload drops nothing.
+	hc := sb.HTTPClient()
+	hc.Timeout = 5 * time.Second
+	var sent, failed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				sent.Add(1)
+				resp, err := hc.Get("http://127.0.0.1:8080/status")
+				if err != nil || resp.StatusCode != http.StatusOK {
+					failed.Add(1)
+				}
+				if resp != nil {
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	for i := 1; i <= 4; i++ {
+		w.AddUnit("tempo-worker/"+string(rune('0'+i)), map[string]string{
+			"address":       jsonString(workerName(i)),
+			"juju_topology": jsonString(map[string]string{"application": "tempo-worker", "unit": "tempo-worker/" + string(rune('0'+i))}),
+		})
+		e.hook("tempo-cluster-relation-joined", opts(jujusim.HookOptions{Relation: w, RemoteUnit: "tempo-worker/" + string(rune('0'+i))}))
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("scaling 1 → 5 workers under load: %d requests, %d failed", sent.Load(), failed.Load())
+	assert.Positive(t, sent.Load())
+	assert.Zero(t, failed.Load(), "a reload must not drop requests")
+	assert.Equal(t, pid, masterPID(), "nginx was reloaded, not restarted")
+	conf = liveConfig()
+	for i := range 5 {
+		assert.Contains(t, conf, "server "+workerName(i)+":3200;")
+	}
+
+	// A second, unchanged hook touches nothing.
+	again := e.hook("update-status", opts(jujusim.HookOptions{}))
+	assert.Zero(t, again.Counts["relation-set"]+again.Counts["status-set"]+again.Counts["state-set"], "%v", again.Tools())
+	assert.Equal(t, pid, masterPID())
+
+	// Inconsistent: the workers switch to a single role; nginx stops.
+	w.RemoteAppData["role"] = jsonString("querier")
+	e.hook("tempo-cluster-relation-changed", opts(jujusim.HookOptions{Relation: w, RemoteUnit: "tempo-worker/0"}))
+	assert.Contains(t, e.status(), "blocked: [consistency] Cluster inconsistent: missing query-frontend")
+	assert.Equal(t, "inactive", nginxState())
+	liveConfig()
+
+	// And back.
+	w.RemoteAppData["role"] = jsonString("all")
+	e.hook("tempo-cluster-relation-changed", opts(jujusim.HookOptions{Relation: w, RemoteUnit: "tempo-worker/0"}))
+	assert.Equal(t, "active", nginxState())
+}
+
+func workerName(i int) string {
+	return "tempo-worker-" + string(rune('0'+i)) + ".tempo-worker-endpoints.test-model.svc.cluster.local"
+}
+
+// checkNginxT validates the live nginx.conf with the real nginx, run in
+// the container through Pebble (where the worker names resolve).
+func checkNginxT(t *testing.T, pc *client.Client) {
+	t.Helper()
+	var out strings.Builder
+	p, err := pc.Exec(&client.ExecOptions{Command: []string{"nginx", "-t", "-c", "/etc/nginx/nginx.conf"}, Timeout: 30 * time.Second, Stdout: &out})
+	require.NoError(t, err)
+	require.NoError(t, p.Wait(), "nginx -t rejected the live config:\n%s", out.String())
+	require.Contains(t, out.String(), "test is successful")
+}
