@@ -67,6 +67,7 @@ func TestNginxLifecycleWithRealPebble(t *testing.T) {
 	e.hook("nginx-pebble-ready", opts(jujusim.HookOptions{}))
 	assert.Equal(t, "blocked: [consistency] Missing any worker relation.", e.status())
 	assert.NotEqual(t, "active", nginxState())
+	assert.Contains(t, liveConfig(), "location = /status", "the config is written (and valid) even while nginx is stopped")
 
 	// A consistent cluster: nginx runs and routes.
 	e.addS3()
