@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tempo-coordinator/coordinator/internal/juju"
 )
 
 // ToolNames lists the hook tools the simulator implements.
@@ -382,16 +384,7 @@ func relationGet(t *toolCtx) error {
 	return t.write("smart", nil)
 }
 
-func appOfUnit(unit string) (string, bool) {
-	app, num, ok := strings.Cut(unit, "/")
-	if !ok || app == "" {
-		return "", false
-	}
-	if n, err := strconv.Atoi(num); err != nil || n < 0 || strconv.Itoa(n) != num {
-		return "", false
-	}
-	return app, true
-}
+func appOfUnit(unit string) (string, bool) { return juju.AppOfUnit(unit) }
 
 func relationSet(t *toolCtx) error {
 	r, err := t.relation()
