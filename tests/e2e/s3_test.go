@@ -30,7 +30,7 @@ type s3Server struct {
 	backend *s3mem.Backend
 
 	mu   sync.Mutex
-	puts map[string]bool // "bucket/key" of every object written
+	puts map[string]time.Time // "bucket/key" of every object written → last write
 }
 
 // newS3 starts the S3 server (without buckets: see createBucket) and stops
@@ -43,14 +43,14 @@ func newS3(t testing.TB, n *network) *s3Server {
 		backend:   backend,
 		Endpoint:  "http://" + hubIP + ":" + s3Port,
 		AccessKey: "e2e-access-key", SecretKey: "e2e-secret-key",
-		puts: map[string]bool{},
+		puts: map[string]time.Time{},
 	}
 	inner := faker.Server()
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPut || r.Method == http.MethodPost {
 			if key, err := url.PathUnescape(strings.TrimPrefix(r.URL.Path, "/")); err == nil {
 				s.mu.Lock()
-				s.puts[key] = true
+				s.puts[key] = time.Now()
 				s.mu.Unlock()
 			}
 		}
@@ -94,6 +94,33 @@ func (s *s3Server) written(substr string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// writtenSince reports whether an object whose key contains substr was
+// written at or after t.
+func (s *s3Server) writtenSince(substr string, t time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, at := range s.puts {
+		if strings.Contains(k, substr) && !at.Before(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// lastWrite is the time of the latest write of an object whose key
+// contains substr (zero if none).
+func (s *s3Server) lastWrite(substr string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var last time.Time
+	for k, at := range s.puts {
+		if strings.Contains(k, substr) && at.After(last) {
+			last = at
+		}
+	}
+	return last
 }
 
 // providerData is the s3-integrator's application databag for this server.

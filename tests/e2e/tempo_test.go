@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -254,6 +253,10 @@ func TestTempoDistributed(t *testing.T) {
 		len(started), len(traces), spans(traces), found, first.Round(time.Millisecond), time.Since(e.start).Round(time.Second), e.c.status())
 }
 
+// indexTimeout bounds the wait for the compactor to write a tenant index
+// (it waits a minute for its ring to be stable after each start).
+const indexTimeout = 3 * time.Minute
+
 // drainTimeout bounds the wait for an ingester to flush everything to S3.
 const drainTimeout = 90 * time.Second
 
@@ -309,38 +312,57 @@ func TestTempoTransition(t *testing.T) {
 	// left. (Finding reported; see the test report.)
 	during := e.send("e2e-transition-during")
 
+	// Before the `all` workers go, their ingesters flush everything to
+	// S3 (see drain), and the test waits until the compactor has rebuilt
+	// the tenant index after that: queriers (re)started later read the
+	// blocklist from that index, and only poll again after
+	// blocklist_poll (5m, not set by the coordinator). Without the wait a
+	// querier may start with a stale index and not find the flushed
+	// blocks for minutes. The compactor writes the index once its ring
+	// has been stable for a minute after its (re)start.
+	drainStart := time.Now()
+	var removedIPs []string
 	for _, u := range e.c.units() {
-		if u.app == mono {
+		if u.app == mono || u.app == temp {
 			e.drain(u)
-			stopUnit(u)
+			removedIPs = append(removedIPs, u.ip)
 		}
 	}
-	e.c.removeWorker(mono)
-	restarted += len(e.sync())
-	for _, u := range e.c.units() {
-		if u.app == temp {
-			e.drain(u)
+	drained := time.Now()
+	if last := e.s3.lastWrite("meta.json"); last.Before(drained) && last.After(drainStart) {
+		drained = last
+	}
+	indexDeadline := time.Now().Add(indexTimeout)
+	for !e.s3.writtenSince("index.json.gz", drained) {
+		if time.Now().After(indexDeadline) {
+			t.Fatalf("no tenant index written within %s of the drain", indexTimeout)
+		}
+		time.Sleep(time.Second)
+	}
+	indexWait := time.Since(drainStart)
+	for _, w := range []*workerApp{mono, temp} {
+		for _, u := range w.units {
 			stopUnit(u)
 		}
+		e.c.removeWorker(w)
+		restarted += len(e.sync())
 	}
-	e.c.removeWorker(temp)
 	for _, m := range joinMembers(t, e.c.publishedConfig(e.c.workers["tempo-querier"])) {
-		for _, u := range append(slices.Collect(maps.Values(mono.units)), slices.Collect(maps.Values(temp.units))...) {
-			if strings.HasPrefix(m, u.ip+":") {
-				t.Errorf("removed worker %s still in join_members", u.name)
+		for _, ip := range removedIPs {
+			if strings.HasPrefix(m, ip+":") {
+				t.Errorf("removed worker %s still in join_members", ip)
 			}
 		}
 	}
-	restarted += len(e.sync())
 	after := e.send("e2e-transition-after")
 	all := append(append(slices.Clone(before), during...), after...)
 	found, _ := e.readBack(all, "")
 	// The first traces can only come from the backend now; say so
 	// explicitly with Tempo's blocks-only query mode.
 	foundBlocks, _ := e.readBack(before, "blocks")
-	report(t, "phases=4 restarts=%d traces=%d spans sent=%d found=%d (first traces from S3 blocks: %d/%d spans) first read-back=%s s3 blocks=%d total=%s",
+	report(t, "phases=4 restarts=%d traces=%d spans sent=%d found=%d (first traces from S3 blocks: %d/%d spans) first read-back=%s s3 blocks=%d index wait=%s total=%s",
 		restarted, len(all), spans(all), found, foundBlocks, spans(before), first.Round(time.Millisecond),
-		len(e.s3.written("meta.json")), time.Since(e.start).Round(time.Second))
+		len(e.s3.written("meta.json")), indexWait.Round(time.Second), time.Since(e.start).Round(time.Second))
 }
 
 // TestTempoWorkerLeaves: one of two `all` units departs; the coordinator
