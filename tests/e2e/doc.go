@@ -18,4 +18,14 @@
 // read back through it. The tests need root, nginx, unshare, ip and the
 // workload binaries (`make workloads`); they skip with the reason otherwise,
 // and in -short mode.
+//
+// Run: `make e2e`, or `go test -v ./tests/e2e/` (about 6 minutes on two
+// cores). Environment: TEMPO_BIN, PYROSCOPE_BIN (default: the `make
+// workloads` cache), DISPATCH_BIN (default: cmd/dispatch built once per
+// run), E2E_LOGS=<dir> to keep every workload's log.
+//
+// Host footprint: namespaces named e2e-<pid>-<n> (deleted in cleanups;
+// those of a killed run are deleted by the next run), and the empty
+// mount-point directories /etc/tempo and /pyroscope-data, created if
+// missing and never written to from the host's mount namespace.
 package e2e
