@@ -75,36 +75,57 @@ var tools map[string]tool
 func init() {
 	secretUpsert := []flagDef{stringF("label"), stringF("description"), stringF("expire"), stringF("rotate"), stringF("owner"), fFile}
 	tools = map[string]tool{
-		"relation-ids":            {[]flagDef{fFormat}, relationIDs},
+		"relation-ids":            {[]flagDef{fFormat}, atMostOneArg(relationIDs)},
 		"relation-list":           {[]flagDef{fRelation, fApp, fFormat}, relationList},
 		"relation-get":            {[]flagDef{fRelation, fApp, fFormat}, relationGet},
 		"relation-set":            {[]flagDef{fRelation, fApp, fFile, fFormat}, relationSet},
-		"config-get":              {[]flagDef{boolF("all", "a"), fFormat}, configGet},
+		"config-get":              {[]flagDef{boolF("all", "a"), fFormat}, atMostOneArg(configGet)},
 		"is-leader":               {[]flagDef{fFormat}, isLeader},
 		"status-set":              {[]flagDef{boolF("application")}, statusSet},
 		"status-get":              {[]flagDef{boolF("include-data"), boolF("application"), fFormat}, statusGet},
 		"application-version-set": {nil, applicationVersionSet},
 		"juju-log":                {[]flagDef{stringF("log-level", "l"), boolF("debug")}, jujuLog},
 		"network-get": {[]flagDef{fRelation, boolF("bind-address"), boolF("ingress-address"),
-			boolF("egress-subnets"), boolF("primary-address"), fFormat}, networkGet},
-		"open-port":       {[]flagDef{stringF("endpoints")}, portCmd("open-port")},
-		"close-port":      {[]flagDef{stringF("endpoints")}, portCmd("close-port")},
+			boolF("egress-subnets"), boolF("primary-address"), fFormat}, oneArg("no endpoint binding name specified", networkGet)},
+		"open-port":       {[]flagDef{stringF("endpoints")}, oneArg("no port or range specified", portCmd("open-port"))},
+		"close-port":      {[]flagDef{stringF("endpoints")}, oneArg("no port or range specified", portCmd("close-port"))},
 		"opened-ports":    {[]flagDef{boolF("endpoints"), fFormat}, openedPorts},
-		"action-get":      {[]flagDef{fFormat}, actionGet},
+		"action-get":      {[]flagDef{fFormat}, atMostOneArg(actionGet)},
 		"action-set":      {nil, actionSet},
-		"action-fail":     {nil, actionFail},
+		"action-fail":     {nil, atMostOneArg(actionFail)},
 		"action-log":      {nil, actionLog},
 		"secret-add":      {secretUpsert, secretAdd},
 		"secret-set":      {secretUpsert, secretSet},
 		"secret-get":      {[]flagDef{stringF("label"), boolF("peek"), boolF("refresh"), fFormat}, secretGet},
-		"secret-grant":    {[]flagDef{fRelation, stringF("unit")}, secretGrant},
+		"secret-grant":    {[]flagDef{fRelation, stringF("unit")}, oneArg("missing secret URI", secretGrant)},
 		"secret-ids":      {[]flagDef{fFormat}, secretIDs},
-		"secret-info-get": {[]flagDef{stringF("label"), fFormat}, secretInfoGet},
-		"state-get":       {[]flagDef{boolF("strict"), fFormat}, stateGet},
+		"secret-info-get": {[]flagDef{stringF("label"), fFormat}, atMostOneArg(secretInfoGet)},
+		"state-get":       {[]flagDef{boolF("strict"), fFormat}, atMostOneArg(stateGet)},
 		"state-set":       {[]flagDef{fFile}, stateSet},
-		"state-delete":    {nil, stateDelete},
+		"state-delete":    {nil, oneArg("specify a key", stateDelete)},
 		"goal-state":      {[]flagDef{{names: []string{"format"}, kind: formatFlag, formats: []string{"json", "yaml"}}}, goalState},
 	}
+}
+
+// atMostOneArg wraps a tool that takes at most one positional argument.
+func atMostOneArg(run func(*toolCtx) error) func(*toolCtx) error {
+	return func(t *toolCtx) error {
+		if len(t.p.args) > 1 {
+			return unrecognized(t.p.args[1:])
+		}
+		return run(t)
+	}
+}
+
+// oneArg wraps a tool that takes exactly one positional argument; missing
+// is Juju's usage error when it is absent.
+func oneArg(missing string, run func(*toolCtx) error) func(*toolCtx) error {
+	return atMostOneArg(func(t *toolCtx) error {
+		if len(t.p.args) == 0 {
+			return usagef("%s", missing)
+		}
+		return run(t)
+	})
 }
 
 // Exec runs one hook tool against the model as Juju's unit agent would:
@@ -270,9 +291,6 @@ func orEmpty(m map[string]string) map[string]string {
 
 func relationIDs(t *toolCtx) error {
 	args := t.p.args
-	if len(args) > 1 {
-		return unrecognized(args[1:])
-	}
 	endpoint := ""
 	if len(args) == 1 {
 		endpoint = args[0]
@@ -415,9 +433,6 @@ func relationSet(t *toolCtx) error {
 
 func configGet(t *toolCtx) error {
 	args := t.p.args
-	if len(args) > 1 {
-		return unrecognized(args[1:])
-	}
 	all := t.p.bools["all"]
 	if len(args) == 1 {
 		if all {
@@ -538,12 +553,6 @@ func jujuLog(t *toolCtx) error {
 
 func networkGet(t *toolCtx) error {
 	args := t.p.args
-	if len(args) == 0 {
-		return usagef("no endpoint binding name specified")
-	}
-	if len(args) > 1 {
-		return unrecognized(args[1:])
-	}
 	n, ok := t.m.Networks[args[0]]
 	if !ok {
 		return failf("no network config found for binding %q", args[0])
@@ -617,12 +626,6 @@ func normalisePort(spec string) (string, error) {
 func portCmd(kind string) func(*toolCtx) error {
 	return func(t *toolCtx) error {
 		args := t.p.args
-		if len(args) == 0 {
-			return usagef("no port or range specified")
-		}
-		if len(args) > 1 {
-			return unrecognized(args[1:])
-		}
 		port, err := normalisePort(args[0])
 		if err != nil {
 			return err
@@ -675,9 +678,6 @@ func (t *toolCtx) action() (*ActionRun, error) {
 
 func actionGet(t *toolCtx) error {
 	args := t.p.args
-	if len(args) > 1 {
-		return unrecognized(args[1:])
-	}
 	a, err := t.action()
 	if err != nil {
 		return err
@@ -752,9 +752,6 @@ func actionSet(t *toolCtx) error {
 
 func actionFail(t *toolCtx) error {
 	args := t.p.args
-	if len(args) > 1 {
-		return unrecognized(args[1:])
-	}
 	a, err := t.action()
 	if err != nil {
 		return err
@@ -976,12 +973,6 @@ func secretGet(t *toolCtx) error {
 
 func secretGrant(t *toolCtx) error {
 	args := t.p.args
-	if len(args) == 0 {
-		return usagef("missing secret URI")
-	}
-	if len(args) > 1 {
-		return unrecognized(args[1:])
-	}
 	r := t.p.relation
 	if r == nil {
 		return usagef("missing relation")
@@ -1016,9 +1007,6 @@ func secretIDs(t *toolCtx) error {
 
 func secretInfoGet(t *toolCtx) error {
 	args := t.p.args
-	if len(args) > 1 {
-		return unrecognized(args[1:])
-	}
 	label, hasLabel := t.p.strs["label"]
 	if len(args) == 1 && hasLabel {
 		return usagef("specify either a secret URI or label but not both")
@@ -1056,9 +1044,6 @@ func secretInfoGet(t *toolCtx) error {
 
 func stateGet(t *toolCtx) error {
 	args := t.p.args
-	if len(args) > 1 {
-		return unrecognized(args[1:])
-	}
 	if len(args) == 0 || args[0] == "-" {
 		var state map[string]string // Juju 4 prints null for an empty state
 		if len(t.v.State) > 0 {
@@ -1091,12 +1076,6 @@ func stateSet(t *toolCtx) error {
 
 func stateDelete(t *toolCtx) error {
 	args := t.p.args
-	if len(args) == 0 {
-		return usagef("specify a key")
-	}
-	if len(args) > 1 {
-		return unrecognized(args[1:])
-	}
 	t.m.Pending = append(t.m.Pending, Op{Kind: "state-delete", Key: args[0]})
 	return nil
 }
