@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -206,13 +207,7 @@ func (d *demo) hook(name string, opts jujusim.HookOptions) error {
 		return err
 	}
 	var counts []string
-	for _, tool := range slices.Sorted(func(yield func(string) bool) {
-		for k := range res.Counts {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, tool := range slices.Sorted(maps.Keys(res.Counts)) {
 		counts = append(counts, fmt.Sprintf("%s×%d", tool, res.Counts[tool]))
 	}
 	fmt.Fprintf(d.out, "  hook %-32s exit %d, %2d tool calls: %s\n", name, res.ExitCode, len(res.Calls), strings.Join(counts, " "))

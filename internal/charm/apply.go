@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -157,7 +158,7 @@ func databagID(w coordinator.DatabagWrite) string {
 
 // digestOf hashes a databag's content; keys are returned sorted.
 func digestOf(data map[string]string) (string, []string) {
-	keys := sortedKeys(data)
+	keys := slices.Sorted(maps.Keys(data))
 	h := sha256.New()
 	for _, k := range keys {
 		b, _ := json.Marshal([2]string{k, data[k]})

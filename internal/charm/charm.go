@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
@@ -117,13 +116,4 @@ func fqdns(hc *juju.Context, domain string) (app, unit string) {
 	suffix := hc.Model + ".svc." + domain
 	podName := strings.ReplaceAll(hc.Unit, "/", "-")
 	return hc.App + "." + suffix, podName + "." + hc.App + "-endpoints." + suffix
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -164,7 +165,7 @@ func (out *Output) Write(w io.Writer, only string) error {
 				scope = "app"
 			}
 			fmt.Fprintf(w, "%s (%s databag):\n", coordinator.RelationRef(db.Endpoint, db.RelationID), scope)
-			for _, k := range slices.Sorted(mapsKeys(db.Data)) {
+			for _, k := range slices.Sorted(maps.Keys(db.Data)) {
 				fmt.Fprintf(w, "  %s: %s\n", k, abbreviate(db.Data[k]))
 			}
 		}
@@ -175,16 +176,6 @@ func (out *Output) Write(w io.Writer, only string) error {
 		}
 	}
 	return nil
-}
-
-func mapsKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // abbreviate keeps long values (the worker config) readable in a listing.

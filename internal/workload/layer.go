@@ -2,7 +2,9 @@ package workload
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
 
@@ -170,13 +172,13 @@ func layerDiff(l Layer, planYAML []byte) (changed bool, changedServices []string
 	if err := yaml.Unmarshal(planYAML, &plan); err != nil {
 		return false, nil, fmt.Errorf("cannot parse pebble plan: %w", err)
 	}
-	for _, name := range sortedKeys(l.Services) {
+	for _, name := range slices.Sorted(maps.Keys(l.Services)) {
 		if got, ok := plan.Services[name]; !ok || !reflect.DeepEqual(normService(got), normService(l.Services[name])) {
 			changed = true
 			changedServices = append(changedServices, name)
 		}
 	}
-	for _, name := range sortedKeys(l.Checks) {
+	for _, name := range slices.Sorted(maps.Keys(l.Checks)) {
 		if got, ok := plan.Checks[name]; !ok || !reflect.DeepEqual(got, l.Checks[name]) {
 			changed = true
 		}

@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -142,7 +144,7 @@ func (c *Container) applyNginx(ctx context.Context, p NginxPlan) (NginxResult, e
 
 	// Extra files the config may reference go first.
 	var removals []string
-	for _, name := range sortedKeys(p.Files) {
+	for _, name := range slices.Sorted(maps.Keys(p.Files)) {
 		data := p.Files[name]
 		if data == nil {
 			removals = append(removals, name)

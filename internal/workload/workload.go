@@ -8,10 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -325,7 +326,7 @@ func (c *Container) applyLayer(ctx context.Context, label string, l Layer) (chan
 		return false, err
 	}
 	var enabled []string
-	for _, name := range sortedKeys(l.Services) {
+	for _, name := range slices.Sorted(maps.Keys(l.Services)) {
 		if l.Services[name].Startup == "enabled" {
 			enabled = append(enabled, name)
 		}
@@ -348,13 +349,4 @@ func (c *Container) applyLayer(ctx context.Context, label string, l Layer) (chan
 		}
 	}
 	return changed, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
