@@ -170,23 +170,25 @@ func Reconcile(p *Product, o *Observed) *Desired {
 // clusterDatabags builds the provider app databag of every worker relation
 // with a valid role. Every value is JSON-encoded, as the reference does.
 func clusterDatabags(p *Product, plan Plan, in *RenderInput, config []byte) []DatabagWrite {
+	// What every worker gets is encoded once; only the ports depend on the roles.
+	shared := map[string]string{
+		p.ConfigKey:     mustJSON(string(config)),
+		"worker_labels": mustJSON(map[string]string{"app.kubernetes.io/part-of": in.App}),
+	}
+	if in.S3.CAChain != "" {
+		shared["s3_tls_ca_chain"] = mustJSON(in.S3.CAChain)
+	}
+	if len(in.RemoteWriteURLs) > 0 {
+		var eps []map[string]string
+		for _, u := range in.RemoteWriteURLs {
+			eps = append(eps, map[string]string{"url": u})
+		}
+		shared["remote_write_endpoints"] = mustJSON(eps)
+	}
 	var out []DatabagWrite
 	for _, app := range in.Cluster.Apps {
-		data := map[string]string{
-			p.ConfigKey:     mustJSON(string(config)),
-			"worker_ports":  mustJSON(plan.WorkerPorts(app.Roles)),
-			"worker_labels": mustJSON(map[string]string{"app.kubernetes.io/part-of": in.App}),
-		}
-		if in.S3.CAChain != "" {
-			data["s3_tls_ca_chain"] = mustJSON(in.S3.CAChain)
-		}
-		if len(in.RemoteWriteURLs) > 0 {
-			var eps []map[string]string
-			for _, u := range in.RemoteWriteURLs {
-				eps = append(eps, map[string]string{"url": u})
-			}
-			data["remote_write_endpoints"] = mustJSON(eps)
-		}
+		data := maps.Clone(shared)
+		data["worker_ports"] = mustJSON(plan.WorkerPorts(app.Roles))
 		out = append(out, DatabagWrite{Endpoint: p.ClusterEndpoint, RelationID: app.RelationID, App: true, Data: data})
 	}
 	return out

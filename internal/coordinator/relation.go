@@ -2,8 +2,6 @@ package coordinator
 
 import "strconv"
 
-func itoa(i int) string { return strconv.Itoa(i) }
-
 // Relation is one relation as observed in a hook: the remote side's
 // databags, exactly as Juju returned them (untrusted).
 type Relation struct {

@@ -3,6 +3,7 @@ package coordinator
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -153,12 +154,7 @@ func parseS3Endpoint(raw string) (string, bool, error) {
 		}
 		return host, u.Scheme == "https", nil
 	}
-	return HostPort(host, mustAtoi(port)), u.Scheme == "https", nil
-}
-
-func mustAtoi(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
+	return net.JoinHostPort(host, port), u.Scheme == "https", nil
 }
 
 // parseCAChain accepts a JSON list of PEM strings (the s3 interface) or a

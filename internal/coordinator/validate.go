@@ -1,7 +1,9 @@
 package coordinator
 
 import (
+	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -33,8 +35,5 @@ func ValidHost(s string) bool {
 
 // HostPort joins a validated host and a port, bracketing IPv6 addresses.
 func HostPort(host string, port int) string {
-	if strings.Contains(host, ":") {
-		return "[" + host + "]:" + itoa(port)
-	}
-	return host + ":" + itoa(port)
+	return net.JoinHostPort(host, strconv.Itoa(port))
 }

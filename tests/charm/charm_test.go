@@ -159,7 +159,7 @@ type env struct {
 func newEnv(t *testing.T, charm string, leader bool) *env {
 	t.Helper()
 	dir := unpack(t, packedCharm(t, charm))
-	app := strings.TrimSuffix(strings.Split(charm, "-")[0], "")
+	app, _, _ := strings.Cut(charm, "-")
 	m := jujusim.NewModel(app + "/0")
 	m.Leader = leader
 	h := jujusim.NewHarness(t, m)
