@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -434,43 +433,13 @@ func TestIntegrationZeroFailedRequests(t *testing.T) {
 	e.startBackends(t)
 	e.apply(t, NginxPlan{Config: e.config(t, "worker-1.test"), Run: true, StatusPort: statusPort})
 
-	var requests, failures atomic.Int64
-	var mu sync.Mutex
-	var firstErrs []string
-	seen := map[string]int64{}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				code, body, err := e.get(proxyPort, "/")
-				requests.Add(1)
-				mu.Lock()
-				if err != nil || code != 200 {
-					failures.Add(1)
-					if len(firstErrs) < 5 {
-						firstErrs = append(firstErrs, fmt.Sprintf("%d %q %v", code, body, err))
-					}
-				} else {
-					seen[body]++
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	load := e.sb.StartLoad(4, fmt.Sprintf("http://127.0.0.1:%d/", proxyPort))
 	// waitRequests waits until n more requests completed (a count, not a time).
 	waitRequests := func(n int64) {
-		target := requests.Load() + n
-		waitFor(t, fmt.Sprintf("%d requests", n), func() bool { return requests.Load() >= target })
+		if err := load.WaitRequests(n, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
 	}
-
 	waitRequests(200)
 	steps := [][]string{
 		{"worker-1.test", "worker-2.test"},
@@ -486,14 +455,13 @@ func TestIntegrationZeroFailedRequests(t *testing.T) {
 		}
 		waitRequests(200)
 	}
-	close(stop)
-	wg.Wait()
+	res := load.Stop()
 
-	t.Logf("requests=%d failures=%d per-backend=%v", requests.Load(), failures.Load(), seen)
-	if failures.Load() != 0 {
-		t.Fatalf("%d of %d requests failed during reloads; first: %q", failures.Load(), requests.Load(), firstErrs)
+	t.Logf("requests=%d failures=%d per-backend=%v", res.Requests, res.Failures, res.Bodies)
+	if res.Failures != 0 {
+		t.Fatalf("%d of %d requests failed during reloads; first: %q", res.Failures, res.Requests, res.FirstErrors)
 	}
-	if len(seen) != 3 {
-		t.Fatalf("not every backend served: %v", seen)
+	if len(res.Bodies) != 3 {
+		t.Fatalf("not every backend served: %v", res.Bodies)
 	}
 }

@@ -1,12 +1,9 @@
 package charm_test
 
 import (
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -83,32 +80,8 @@ func TestNginxLifecycleWithRealPebble(t *testing.T) {
 	require.NotEmpty(t, pid)
 
 	// Scale while a client keeps asking nginx: a reload drops nothing.
-	hc := sb.HTTPClient()
-	hc.Timeout = 5 * time.Second
-	var sent, failed atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				sent.Add(1)
-				resp, err := hc.Get("http://127.0.0.1:8080/status")
-				if err != nil || resp.StatusCode != http.StatusOK {
-					failed.Add(1)
-				}
-				if resp != nil {
-					resp.Body.Close()
-				}
-			}
-		}()
-	}
+	load := sb.StartLoad(2, "http://127.0.0.1:8080/status")
+	require.NoError(t, load.WaitRequests(50, 30*time.Second))
 	for i := 1; i <= 4; i++ {
 		w.AddUnit("tempo-worker/"+string(rune('0'+i)), map[string]string{
 			"address":       jsonString(workerName(i)),
@@ -116,11 +89,11 @@ func TestNginxLifecycleWithRealPebble(t *testing.T) {
 		})
 		e.hook("tempo-cluster-relation-joined", opts(jujusim.HookOptions{Relation: w, RemoteUnit: "tempo-worker/" + string(rune('0'+i))}))
 	}
-	close(stop)
-	wg.Wait()
-	t.Logf("scaling 1 → 5 workers under load: %d requests, %d failed", sent.Load(), failed.Load())
-	assert.Positive(t, sent.Load())
-	assert.Zero(t, failed.Load(), "a reload must not drop requests")
+	require.NoError(t, load.WaitRequests(50, 30*time.Second))
+	res := load.Stop()
+	t.Logf("scaling 1 → 5 workers under load: %d requests, %d failed", res.Requests, res.Failures)
+	assert.Positive(t, res.Requests)
+	assert.Zero(t, res.Failures, "a reload must not drop requests: %v", res.FirstErrors)
 	assert.Equal(t, pid, masterPID(), "nginx was reloaded, not restarted")
 	conf = liveConfig()
 	for i := range 5 {
