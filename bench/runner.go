@@ -296,7 +296,7 @@ type Calibration struct {
 	ShimMaxRSSKB int64
 	// ParentSpawnCPU is what starting and waiting for one tool process
 	// costs the calling process itself, measured as the charm's own
-	// juju.ExecRunner running /bin/true (mean over the runs).
+	// juju.ProcessRunner running /bin/true (mean over the runs).
 	ParentSpawnCPU time.Duration
 }
 
@@ -364,9 +364,14 @@ func (r *Runner) Calibrate(n int) (Calibration, error) {
 	if err != nil {
 		return Calibration{}, fmt.Errorf("cannot calibrate: %w", err)
 	}
+	tools, err := juju.NewProcessRunner()
+	if err != nil {
+		return Calibration{}, fmt.Errorf("cannot calibrate: %w", err)
+	}
+	defer tools.Close()
 	before := selfCPU()
 	for range n {
-		if _, err := (juju.ExecRunner{}).Run(context.Background(), truePath, nil, nil); err != nil {
+		if _, err := tools.Run(context.Background(), truePath, nil, nil); err != nil {
 			return Calibration{}, fmt.Errorf("cannot calibrate: %w", err)
 		}
 	}

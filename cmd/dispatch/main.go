@@ -48,11 +48,17 @@ func dispatch(getenv func(string) string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ERROR %v\n", err)
 		return 1
 	}
+	tools, err := juju.NewProcessRunner()
+	if err != nil {
+		fmt.Fprintf(stderr, "ERROR %v\n", err)
+		return 1
+	}
+	defer tools.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
 	defer cancel()
 	c := &charm.Charm{
 		Product:    product,
-		Juju:       juju.NewClient(juju.ExecRunner{}),
+		Juju:       juju.NewClient(tools),
 		Connect:    charm.PebbleConnector(getenv("COORDINATOR_PEBBLE_SOCKET_DIR")),
 		ResolvConf: func() ([]byte, error) { return os.ReadFile("/etc/resolv.conf") },
 		Log:        stderr,

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tempo-coordinator/coordinator/internal/juju"
 	"github.com/tempo-coordinator/coordinator/internal/jujusim"
@@ -334,7 +336,7 @@ func TestToolErrorMessage(t *testing.T) {
 	}
 }
 
-func TestExecRunner(t *testing.T) {
+func TestProcessRunner(t *testing.T) {
 	dir := t.TempDir()
 	script := `#!/bin/sh
 case "$1" in
@@ -342,6 +344,10 @@ ok) cat; echo " args:$#";;
 usage) echo "ERROR flag provided but not defined: --x" >&2; exit 2;;
 fail) echo "ERROR cannot write relation settings" >&2; exit 1;;
 stdin) if [ -t 0 ]; then echo tty; else wc -c | tr -d ' '; fi;;
+big) head -c 300000 /dev/zero;;
+background) sleep 10 & echo started;;
+hang) exec sleep 30;;
+selfkill) kill -TERM $$;;
 esac
 `
 	tool := filepath.Join(dir, "fake-tool")
@@ -349,15 +355,28 @@ esac
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	var r juju.ExecRunner
+	r, err := juju.NewProcessRunner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
 	out, err := r.Run(ctx, tool, []string{"ok", "b"}, []byte("in"))
 	if err != nil || string(out) != "in args:2\n" {
 		t.Fatalf("ok: %q %v", out, err)
 	}
-	// stdin is always set explicitly (empty when nil), never inherited.
+	// stdin is always set explicitly (empty when nil), never inherited, and
+	// nothing of the previous call's stdin or stdout is left over.
 	out, err = r.Run(ctx, tool, []string{"stdin"}, nil)
 	if err != nil || string(out) != "0\n" {
 		t.Fatalf("stdin: %q %v", out, err)
+	}
+	out, err = r.Run(ctx, tool, []string{"big"}, nil)
+	if err != nil || len(out) != 300000 {
+		t.Fatalf("big output: %d bytes, %v", len(out), err)
+	}
+	out, err = r.Run(ctx, tool, []string{"ok"}, []byte("second"))
+	if err != nil || string(out) != "second args:1\n" {
+		t.Fatalf("after a big output: %q %v", out, err)
 	}
 	for _, c := range []struct {
 		arg  string
@@ -370,9 +389,44 @@ esac
 			t.Fatalf("%s: %#v", c.arg, err)
 		}
 	}
+	// A tool that leaves a process behind holding its stdout does not hold
+	// the call open (it would with a pipe).
+	done := make(chan error, 1)
+	go func() {
+		out, err := r.Run(ctx, tool, []string{"background"}, nil)
+		if err == nil && string(out) != "started\n" {
+			err = fmt.Errorf("output %q", out)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("background: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a background process held the call open")
+	}
+	// A tool still running when the context ends is killed.
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	_, err = r.Run(short, tool, []string{"hang"}, nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("hang: %v", err)
+	}
+	_, err = r.Run(ctx, tool, []string{"selfkill"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "killed by terminated") {
+		t.Fatalf("selfkill: %v", err)
+	}
 	_, err = r.Run(ctx, filepath.Join(dir, "missing-tool"), nil, nil)
 	var te *juju.ToolError
 	if err == nil || errors.As(err, &te) || !strings.HasPrefix(err.Error(), "cannot run ") {
 		t.Fatalf("missing tool: %v", err)
+	}
+	// Tools are found on PATH, as Juju provides them.
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	out, err = r.Run(ctx, "fake-tool", []string{"ok"}, nil)
+	if err != nil || string(out) != " args:1\n" {
+		t.Fatalf("on PATH: %q %v", out, err)
 	}
 }

@@ -1,11 +1,16 @@
 package juju
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // Runner runs one hook tool. It returns the tool's stdout, or a *ToolError
@@ -14,23 +19,188 @@ type Runner interface {
 	Run(ctx context.Context, tool string, args []string, stdin []byte) ([]byte, error)
 }
 
-// ExecRunner runs hook tools as processes found on PATH, as Juju provides them.
-type ExecRunner struct{}
+// ProcessRunner runs hook tools as processes found on PATH, as Juju
+// provides them. A hook makes one call per databag, so a call must cost
+// its caller little: tool paths are resolved once, and the tool's stdin,
+// stdout and stderr are three in-memory files (memfd) reused from call to
+// call, so a call is one fork/exec and one wait, with no pipes and no
+// goroutines. A tool that leaves a background process behind cannot hold
+// the call open either, as it could with a pipe.
+// A ProcessRunner is not safe for concurrent use.
+type ProcessRunner struct {
+	env             []string
+	paths           map[string]string
+	stdin, out, err *os.File
+	// stdinSize is the length of the stdin file's content.
+	stdinSize int
+}
 
-// Run executes the tool; stdin is always set explicitly so that a tool never
-// reads the charm's own stdin.
-func (ExecRunner) Run(ctx context.Context, tool string, args []string, stdin []byte) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, tool, args...)
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if err == nil {
-		return stdout.Bytes(), nil
+// NewProcessRunner prepares the in-memory files. Close releases them.
+func NewProcessRunner() (*ProcessRunner, error) {
+	r := &ProcessRunner{env: os.Environ(), paths: map[string]string{}}
+	for _, f := range []struct {
+		name string
+		file **os.File
+	}{{"tool-stdin", &r.stdin}, {"tool-stdout", &r.out}, {"tool-stderr", &r.err}} {
+		fd, err := unix.MemfdCreate(f.name, unix.MFD_CLOEXEC)
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("cannot create a memory file for hook tools: %w", err)
+		}
+		*f.file = os.NewFile(uintptr(fd), f.name)
 	}
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) {
-		return nil, &ToolError{Tool: tool, Args: args, Code: exitErr.ExitCode(), Stderr: stderr.String()}
+	return r, nil
+}
+
+// Close releases the in-memory files.
+func (r *ProcessRunner) Close() error {
+	for _, f := range []*os.File{r.stdin, r.out, r.err} {
+		if f != nil {
+			f.Close()
+		}
 	}
-	return nil, fmt.Errorf("cannot run %s: %w", tool, err)
+	return nil
+}
+
+// Run executes the tool and waits for it. stdin is always set explicitly
+// (empty when nil) so that a tool never reads the charm's own stdin. When
+// ctx ends first, the tool is killed.
+func (r *ProcessRunner) Run(ctx context.Context, tool string, args []string, stdin []byte) ([]byte, error) {
+	path, err := r.lookPath(tool)
+	if err != nil {
+		return nil, fmt.Errorf("cannot run %s: %w", tool, err)
+	}
+	if err := r.prepare(stdin); err != nil {
+		return nil, fmt.Errorf("cannot run %s: %w", tool, err)
+	}
+	argv := append([]string{tool}, args...)
+	pidfd := -1
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+		Env:   r.env,
+		Files: []uintptr{r.stdin.Fd(), r.out.Fd(), r.err.Fd()},
+		Sys:   &syscall.SysProcAttr{PidFD: &pidfd},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot run %s: %w", tool, err)
+	}
+	status, err := wait(ctx, pid, pidfd)
+	if err != nil {
+		return nil, fmt.Errorf("cannot wait for %s: %w", tool, err)
+	}
+	switch {
+	case status.Exited() && status.ExitStatus() == 0:
+		return written(r.out)
+	case status.Exited():
+		stderr, _ := written(r.err)
+		return nil, &ToolError{Tool: tool, Args: args, Code: status.ExitStatus(), Stderr: string(stderr)}
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("cannot run %s: %w", tool, ctx.Err())
+	default:
+		return nil, fmt.Errorf("cannot run %s: killed by %v", tool, status.Signal())
+	}
+}
+
+// lookPath resolves a tool once per runner, as exec.LookPath does.
+func (r *ProcessRunner) lookPath(tool string) (string, error) {
+	if path, ok := r.paths[tool]; ok {
+		return path, nil
+	}
+	path, err := exec.LookPath(tool)
+	if err != nil {
+		return "", err
+	}
+	r.paths[tool] = path
+	return path, nil
+}
+
+// wait waits for the tool to exit and reaps it, killing it if ctx ends
+// first. With a pidfd (Linux 5.3 and later) the wait is a poll on it made
+// as a raw system call, which the Go scheduler does not see: the hook's
+// goroutine keeps its P while the tool runs, so that the runtime does not
+// hand the P to another thread and poll every 20 µs to take it back. That
+// scheduler traffic cost more CPU than the fork and exec. The poll lasts
+// at most pollSlice, and a signal (such as the runtime's preemption
+// request) interrupts it, so the goroutine stays preemptible. Without a
+// pidfd, the wait is a plain wait4 and ctx cannot kill the tool.
+func wait(ctx context.Context, pid, pidfd int) (syscall.WaitStatus, error) {
+	if pidfd >= 0 {
+		defer unix.Close(pidfd)
+		if err := pollExit(ctx, pidfd); err != nil {
+			unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+		}
+	}
+	var status syscall.WaitStatus
+	for {
+		_, err := syscall.Wait4(pid, &status, 0, nil)
+		if err != syscall.EINTR {
+			return status, err
+		}
+	}
+}
+
+// pollSlice bounds one raw poll, so that ctx is checked at least this often.
+const pollSlice = time.Second
+
+// pollExit returns nil when the process behind pidfd has exited, or
+// ctx's error when ctx ends first.
+func pollExit(ctx context.Context, pidfd int) error {
+	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		slice := pollSlice
+		if deadline, ok := ctx.Deadline(); ok {
+			slice = min(slice, time.Until(deadline))
+		}
+		ts := unix.NsecToTimespec(max(slice, 0).Nanoseconds())
+		n, _, errno := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), 1,
+			uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+		switch {
+		case errno == 0 && n > 0:
+			return nil
+		case errno != 0 && errno != unix.EINTR:
+			return errno
+		}
+	}
+}
+
+// prepare sets the tool's stdin to data and rewinds stdout and stderr.
+// The files' offsets are shared with the child: it reads stdin from the
+// start, and writes stdout and stderr from the start, so that after it
+// exits their offsets are the lengths it wrote (see written). Stale bytes
+// past those offsets are never read, so the output files are not
+// truncated; stdin is, when it holds more than data.
+func (r *ProcessRunner) prepare(data []byte) error {
+	if len(data) > 0 {
+		if _, err := r.stdin.WriteAt(data, 0); err != nil {
+			return err
+		}
+	}
+	if r.stdinSize > len(data) {
+		if err := r.stdin.Truncate(int64(len(data))); err != nil {
+			return err
+		}
+	}
+	r.stdinSize = len(data)
+	for _, f := range []*os.File{r.stdin, r.out, r.err} {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// written returns what the child wrote to an output file: the bytes
+// before the file's offset.
+func written(f *os.File) ([]byte, error) {
+	n, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, 0); err != nil && err != io.EOF {
+		return nil, err
+	}
+	return buf, nil
 }

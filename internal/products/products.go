@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
 	"github.com/tempo-coordinator/coordinator/internal/coordinator/pyroscope"
 	"github.com/tempo-coordinator/coordinator/internal/coordinator/tempo"
@@ -69,11 +67,36 @@ func FromCharmDir(dir string) (*coordinator.Product, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the charm's metadata: %w", err)
 	}
-	var meta struct {
-		Name string `yaml:"name"`
+	name, ok := charmName(raw)
+	if !ok {
+		return nil, fmt.Errorf("cannot find the charm's name in its metadata.yaml")
 	}
-	if err := yaml.Unmarshal(raw, &meta); err != nil {
-		return nil, fmt.Errorf("cannot parse the charm's metadata.yaml: %w", err)
+	return ByCharmName(name)
+}
+
+// charmName finds the top-level "name:" of a metadata.yaml. Every hook
+// needs it, and the file is the one this project packs, so a line scan
+// does instead of a YAML parse (about 0.2 ms of CPU in a fresh process);
+// it accepts a plain, single- or double-quoted scalar, with or without a
+// trailing comment.
+func charmName(metadata []byte) (string, bool) {
+	for line := range strings.Lines(string(metadata)) {
+		value, ok := strings.CutPrefix(line, "name:")
+		if !ok {
+			continue
+		}
+		value = strings.TrimSpace(value)
+		if len(value) >= 2 && (value[0] == '"' || value[0] == '\'') {
+			end := strings.IndexByte(value[1:], value[0])
+			if end < 0 {
+				return "", false
+			}
+			return value[1 : end+1], true
+		}
+		if i := strings.Index(value, " #"); i >= 0 {
+			value = strings.TrimSpace(value[:i])
+		}
+		return value, value != ""
 	}
-	return ByCharmName(meta.Name)
+	return "", false
 }

@@ -77,7 +77,7 @@ func run(dispatch, shim, charmDir, sizeList string, reps, repsLarge, calRuns int
 		return err
 	}
 	fmt.Printf("Shim calibration (%d runs, medians): total CPU %v per call, CPU after its self-report %v, "+
-		"wall around the server's handling %v, peak RSS ≤ %.1f MB; a tool process costs its caller %v of CPU (juju.ExecRunner running /bin/true, mean).\n\n",
+		"wall around the server's handling %v, peak RSS ≤ %.1f MB; a tool process costs its caller %v of CPU (juju.ProcessRunner running /bin/true, mean).\n\n",
 		cal.Runs, cal.ShimCPU.Round(time.Microsecond), cal.ExitCPU.Round(time.Microsecond),
 		cal.SpawnWall.Round(time.Microsecond), float64(cal.ShimMaxRSSKB)/1024, cal.ParentSpawnCPU.Round(time.Microsecond))
 

@@ -23,7 +23,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	c := juju.NewClient(juju.ExecRunner{})
+	tools, err := juju.NewProcessRunner()
+	if err != nil {
+		return err
+	}
+	defer tools.Close()
+	c := juju.NewClient(tools)
 	fmt.Println("dispatch", jc.Name)
 	if jc.Kind == juju.Action {
 		params, err := c.ActionGet(ctx)
