@@ -5,11 +5,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	profilespb "go.opentelemetry.io/proto/otlp/profiles/v1development"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 // cpuProfileType is the profile type ID of CPU profiles.
@@ -18,6 +28,18 @@ const cpuProfileType = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
 // nginxPyroscopeHTTP is nginx's HTTP server of the Pyroscope coordinator.
 const nginxPyroscopeHTTP = "127.0.0.1:8080"
 
+// nginxPyroscopeOTLPGRPC is nginx's gRPC server of the Pyroscope
+// coordinator (OTLP profiles, routed to the distributors).
+const nginxPyroscopeOTLPGRPC = "127.0.0.1:42424"
+
+// otlpProfilesExportMethod is the OTLP profiles export gRPC method.
+const otlpProfilesExportMethod = "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export"
+
+// cpuPeriod is the sampling period of both pushes, in nanoseconds: 100 Hz,
+// the legacy push's sampleRate. Pyroscope stores CPU samples as
+// samples × cpuPeriod nanoseconds.
+const cpuPeriod = int64(10 * time.Millisecond)
+
 // pyroscopeEnv is one Pyroscope scenario.
 type pyroscopeEnv struct {
 	t     *testing.T
@@ -25,9 +47,13 @@ type pyroscopeEnv struct {
 	c     *coordinator
 	kind  workerKind
 	http  *http.Client
+	grpc  *grpc.ClientConn
 	start time.Time
 }
 
+// newPyroscopeEnv starts the network, S3 and the coordinator related to
+// S3, with HTTP and gRPC clients that reach its nginx from inside its
+// sandbox network namespace.
 func newPyroscopeEnv(t *testing.T) *pyroscopeEnv {
 	bin := requireEnv(t, "PYROSCOPE_BIN", "pyroscope")
 	start := time.Now()
@@ -38,7 +64,14 @@ func newPyroscopeEnv(t *testing.T) *pyroscopeEnv {
 	c.relateS3()
 	client := c.sb.HTTPClient()
 	client.Timeout = 15 * time.Second
-	return &pyroscopeEnv{t: t, n: n, c: c, kind: pyroscopeWorker(bin), http: client, start: start}
+	conn, err := grpc.NewClient("passthrough:///"+nginxPyroscopeOTLPGRPC,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(c.sb.ContextDialer()))
+	if err != nil {
+		t.Fatalf("cannot create the OTLP gRPC client: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &pyroscopeEnv{t: t, n: n, c: c, kind: pyroscopeWorker(bin), http: client, grpc: conn, start: start}
 }
 
 // profile is a small CPU profile in the folded ("collapsed") format:
@@ -58,6 +91,12 @@ func profileSamples() int {
 	return n
 }
 
+// profileTicks is the total Pyroscope reads back for one push of the
+// profile: CPU profiles come back in nanoseconds.
+func profileTicks() int {
+	return profileSamples() * int(cpuPeriod)
+}
+
 // push sends the profile through nginx's /ingest (Pyroscope's legacy
 // ingestion API, routed to the distributors), retrying (bounded) while the
 // cluster refuses writes.
@@ -73,7 +112,7 @@ func (e *pyroscopeEnv) push(app string) {
 	q.Set("from", fmt.Sprint(now.Add(-10*time.Second).Unix()))
 	q.Set("until", fmt.Sprint(now.Unix()))
 	q.Set("format", "folded")
-	q.Set("sampleRate", "100")
+	q.Set("sampleRate", fmt.Sprint(int64(time.Second)/cpuPeriod))
 	q.Set("spyName", "gospy")
 	target := "http://" + nginxPyroscopeHTTP + "/ingest?" + q.Encode()
 	deadline := time.Now().Add(ingestTimeout)
@@ -110,12 +149,183 @@ func (e *pyroscopeEnv) push(app string) {
 	}
 }
 
+// newOTLPProfile builds the profile as an OTLP CPU profile of the
+// service: one sample per stack, valued in samples, with a cpu/nanoseconds
+// period of cpuPeriod (which Pyroscope stores as process_cpu, each value
+// multiplied by the period). The request is a ProfilesData: its wire format
+// is identical to ExportProfilesServiceRequest's (field 1, repeated
+// ResourceProfiles; field 2, the dictionary), which avoids the collector
+// package and its grpc-gateway dependency.
+func newOTLPProfile(service string) *profilespb.ProfilesData {
+	// Every dictionary table starts with its zero value, which index 0
+	// refers to.
+	d := &profilespb.ProfilesDictionary{
+		MappingTable:   []*profilespb.Mapping{{}},
+		LocationTable:  []*profilespb.Location{{}},
+		FunctionTable:  []*profilespb.Function{{}},
+		LinkTable:      []*profilespb.Link{{}},
+		StringTable:    []string{""},
+		AttributeTable: []*profilespb.KeyValueAndUnit{{}},
+		StackTable:     []*profilespb.Stack{{}},
+	}
+	strs := map[string]int32{"": 0}
+	str := func(s string) int32 {
+		i, ok := strs[s]
+		if !ok {
+			i = int32(len(d.StringTable))
+			d.StringTable = append(d.StringTable, s)
+			strs[s] = i
+		}
+		return i
+	}
+	// One function, and one location of one line calling it, per frame
+	// name.
+	locs := map[string]int32{}
+	loc := func(name string) int32 {
+		i, ok := locs[name]
+		if !ok {
+			d.FunctionTable = append(d.FunctionTable, &profilespb.Function{
+				NameStrindex: str(name), SystemNameStrindex: str(name), FilenameStrindex: str("e2e.go"),
+			})
+			d.LocationTable = append(d.LocationTable, &profilespb.Location{Lines: []*profilespb.Line{{
+				FunctionIndex: int32(len(d.FunctionTable) - 1), Line: int64(len(d.FunctionTable)),
+			}}})
+			i = int32(len(d.LocationTable) - 1)
+			locs[name] = i
+		}
+		return i
+	}
+	var samples []*profilespb.Sample
+	for _, stack := range slices.Sorted(maps.Keys(profile)) {
+		frames := strings.Split(stack, ";")
+		st := &profilespb.Stack{}
+		for i := len(frames) - 1; i >= 0; i-- { // the leaf first
+			st.LocationIndices = append(st.LocationIndices, loc(frames[i]))
+		}
+		d.StackTable = append(d.StackTable, st)
+		samples = append(samples, &profilespb.Sample{
+			StackIndex: int32(len(d.StackTable) - 1),
+			Values:     []int64{int64(profile[stack])},
+		})
+	}
+	now := time.Now()
+	p := &profilespb.Profile{
+		SampleType:   &profilespb.ValueType{TypeStrindex: str("samples"), UnitStrindex: str("count")},
+		PeriodType:   &profilespb.ValueType{TypeStrindex: str("cpu"), UnitStrindex: str("nanoseconds")},
+		Period:       cpuPeriod,
+		TimeUnixNano: uint64(now.Add(-10 * time.Second).UnixNano()),
+		DurationNano: uint64(10 * time.Second),
+		Samples:      samples,
+	}
+	return &profilespb.ProfilesData{
+		ResourceProfiles: []*profilespb.ResourceProfiles{{
+			Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{{Key: "service.name",
+				Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: service}}}}},
+			ScopeProfiles: []*profilespb.ScopeProfiles{{Profiles: []*profilespb.Profile{p}}},
+		}},
+		Dictionary: d,
+	}
+}
+
+// exportOTLP exports the profiles over OTLP/gRPC through nginx's :42424.
+// The answer, an ExportProfilesServiceResponse, is read as an Empty: a
+// partial success (field 1) is kept as unknown fields and is an error.
+func (e *pyroscopeEnv) exportOTLP(ctx context.Context, data *profilespb.ProfilesData) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var resp emptypb.Empty
+	if err := e.grpc.Invoke(ctx, otlpProfilesExportMethod, data, &resp); err != nil {
+		return err
+	}
+	return partialSuccess(resp.ProtoReflect().GetUnknown())
+}
+
+// partialSuccess decodes the partial_success field of an encoded
+// ExportProfilesServiceResponse; a partial success with rejected profiles
+// or an error message is an error.
+func partialSuccess(b []byte) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return fmt.Errorf("cannot decode the export answer: %w", protowire.ParseError(n))
+		}
+		b = b[n:]
+		if num != 1 || typ != protowire.BytesType {
+			n = protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return fmt.Errorf("cannot decode the export answer: %w", protowire.ParseError(n))
+			}
+			b = b[n:]
+			continue
+		}
+		msg, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return fmt.Errorf("cannot decode the export answer: %w", protowire.ParseError(n))
+		}
+		b = b[n:]
+		var rejected uint64
+		var reason string
+		for len(msg) > 0 {
+			fnum, ftyp, m := protowire.ConsumeTag(msg)
+			if m < 0 {
+				return fmt.Errorf("cannot decode the partial success: %w", protowire.ParseError(m))
+			}
+			msg = msg[m:]
+			switch {
+			case fnum == 1 && ftyp == protowire.VarintType:
+				rejected, m = protowire.ConsumeVarint(msg)
+			case fnum == 2 && ftyp == protowire.BytesType:
+				var v []byte
+				v, m = protowire.ConsumeBytes(msg)
+				reason = string(v)
+			default:
+				m = protowire.ConsumeFieldValue(fnum, ftyp, msg)
+			}
+			if m < 0 {
+				return fmt.Errorf("cannot decode the partial success: %w", protowire.ParseError(m))
+			}
+			msg = msg[m:]
+		}
+		if rejected != 0 || reason != "" {
+			return fmt.Errorf("partial success: %d profiles rejected: %s", int64(rejected), reason)
+		}
+	}
+	return nil
+}
+
+// pushOTLP exports the profile for the app over OTLP/gRPC through nginx's
+// :42424, retrying (bounded) while the cluster refuses writes.
+func (e *pyroscopeEnv) pushOTLP(app string) {
+	e.t.Helper()
+	data := newOTLPProfile(app)
+	deadline := time.Now().Add(ingestTimeout)
+	attempts := 0
+	for {
+		attempts++
+		err := e.exportOTLP(context.Background(), data)
+		if err == nil {
+			break
+		}
+		if attempts == 1 || attempts%20 == 0 {
+			e.t.Logf("push OTLP: %v (retrying)", err)
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("push OTLP profile through nginx: %v", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if testing.Verbose() {
+		e.t.Logf("pushed OTLP profile for %s after %d attempts", app, attempts)
+	}
+}
+
 // render reads the app's CPU profile back through nginx's /pyroscope route
 // (the query-frontend) and returns the samples and the function names.
 func (e *pyroscopeEnv) render(ctx context.Context, app string) (int, []string, error) {
 	q := url.Values{}
-	// Legacy ingestion of "<app>.cpu" lands as the process_cpu profile type
-	// of service_name <app>.
+	// Legacy ingestion of "<app>.cpu", and an OTLP samples/count profile
+	// with a cpu/nanoseconds period, both land as the process_cpu profile
+	// type of service_name <app>.
 	q.Set("query", cpuProfileType+`{service_name="`+app+`"}`)
 	q.Set("from", "now-1h")
 	q.Set("until", "now")
@@ -143,11 +353,12 @@ func (e *pyroscopeEnv) render(ctx context.Context, app string) (int, []string, e
 }
 
 // readBack waits (bounded) until the profile is read back with every
-// leaf function; it returns the ticks found (CPU profiles come back in
-// nanoseconds: samples × 1e9/sampleRate) and the time to the first
-// non-empty answer.
+// leaf function and the expected total of ticks (CPU profiles come back in
+// nanoseconds: samples × cpuPeriod, see profileTicks); it returns the
+// ticks found and the time to the first non-empty answer.
 func (e *pyroscopeEnv) readBack(app string) (int, time.Duration) {
 	e.t.Helper()
+	want := profileTicks()
 	start := time.Now()
 	deadline := start.Add(readTimeout)
 	var first time.Duration
@@ -159,13 +370,13 @@ func (e *pyroscopeEnv) readBack(app string) (int, time.Duration) {
 		if err == nil && ticks > 0 && first == 0 {
 			first = time.Since(start)
 		}
-		if err == nil && ticks > 0 && hasAll(names, "e2e.work", "e2e.sleep", "e2e.gc") {
+		if err == nil && ticks == want && hasAll(names, "e2e.work", "e2e.sleep", "e2e.gc") {
 			return ticks, first
 		}
 		if err != nil {
 			last = err
 		} else {
-			last = fmt.Errorf("%d samples, names %v", ticks, names)
+			last = fmt.Errorf("%d ticks (want %d), names %v", ticks, want, names)
 		}
 		if time.Now().After(deadline) {
 			e.t.Fatalf("profile of %s not read back within %s: %v", app, readTimeout, last)
@@ -192,7 +403,8 @@ func hasAll(names []string, want ...string) bool {
 }
 
 // TestPyroscopeMonolithic: one `all` worker ingests a profile through
-// nginx and answers through nginx's query-frontend route.
+// nginx's /ingest and another over OTLP/gRPC through nginx's :42424, and
+// answers for both through nginx's query-frontend route.
 func TestPyroscopeMonolithic(t *testing.T) {
 	e := newPyroscopeEnv(t)
 	w := e.c.addWorker(e.n, "pyroscope-worker", "all", 1)
@@ -202,8 +414,11 @@ func TestPyroscopeMonolithic(t *testing.T) {
 	syncWorkers(t, e.c, e.n, e.kind)
 	e.push("e2eapp")
 	found, first := e.readBack("e2eapp")
-	report(t, "workers=1 profiles=1 samples sent=%d found ticks=%d (ns) first read-back=%s total=%s status=%q",
-		profileSamples(), found, first.Round(time.Millisecond), time.Since(e.start).Round(time.Second), e.c.status())
+	e.pushOTLP("e2eapp-otlp")
+	foundOTLP, firstOTLP := e.readBack("e2eapp-otlp")
+	report(t, "workers=1 profiles=2 ingest: samples sent=%d found ticks=%d (ns) first read-back=%s; otlp-grpc:42424: samples sent=%d found ticks=%d (ns) first read-back=%s; total=%s status=%q",
+		profileSamples(), found, first.Round(time.Millisecond), profileSamples(), foundOTLP, firstOTLP.Round(time.Millisecond),
+		time.Since(e.start).Round(time.Second), e.c.status())
 }
 
 // pyroscopeRoles are the worker applications of a distributed Pyroscope,
@@ -213,7 +428,8 @@ var pyroscopeRoles = []string{
 	"compactor", "store-gateway", "tenant-settings", "ad-hoc-profiles",
 }
 
-// TestPyroscopeDistributed: one worker application per role.
+// TestPyroscopeDistributed: one worker application per role; the same
+// two pushes and read-backs as TestPyroscopeMonolithic.
 func TestPyroscopeDistributed(t *testing.T) {
 	e := newPyroscopeEnv(t)
 	for _, role := range pyroscopeRoles {
@@ -222,6 +438,9 @@ func TestPyroscopeDistributed(t *testing.T) {
 	started := syncWorkers(t, e.c, e.n, e.kind)
 	e.push("e2eapp")
 	found, first := e.readBack("e2eapp")
-	report(t, "workers=%d profiles=1 samples sent=%d found ticks=%d (ns) first read-back=%s total=%s status=%q",
-		len(started), profileSamples(), found, first.Round(time.Millisecond), time.Since(e.start).Round(time.Second), e.c.status())
+	e.pushOTLP("e2eapp-otlp")
+	foundOTLP, firstOTLP := e.readBack("e2eapp-otlp")
+	report(t, "workers=%d profiles=2 ingest: samples sent=%d found ticks=%d (ns) first read-back=%s; otlp-grpc:42424: samples sent=%d found ticks=%d (ns) first read-back=%s; total=%s status=%q",
+		len(started), profileSamples(), found, first.Round(time.Millisecond), profileSamples(), foundOTLP, firstOTLP.Round(time.Millisecond),
+		time.Since(e.start).Round(time.Second), e.c.status())
 }
