@@ -124,3 +124,31 @@ func WriteTables(w io.Writer, cases []*Case, cal Calibration) {
 	}
 	fmt.Fprintln(w)
 }
+
+// WriteFloorTable compares the charm's unchanged update-status with the
+// read floor (bench/cmd/readfloor: the same reads and nothing else) at
+// each size: what is left is the cost of the charm's own logic.
+func WriteFloorTable(w io.Writer, floors, cases []*Case, cal Calibration) {
+	fmt.Fprintln(w, "| units | floor calls | floor own CPU ms | charm calls (second update-status) | charm own CPU ms | charm − floor ms | charm first update-status own CPU ms |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|")
+	own := func(r *Result) time.Duration { return r.OwnCPU(cal) }
+	for _, f := range floors {
+		var first, second *Case
+		for _, c := range cases {
+			if c.Size == f.Size && c.Hook == f.Hook {
+				if c.Second {
+					second = c
+				} else {
+					first = c
+				}
+			}
+		}
+		if first == nil || second == nil {
+			continue
+		}
+		fmt.Fprintf(w, "| %d | %d | %s | %d | %s | %+.1f | %s |\n", f.Size.Units, len(f.Runs[0].Calls), ms(f.med(own)),
+			len(second.Runs[0].Calls), ms(second.med(own)),
+			float64(second.med(own)-f.med(own))/float64(time.Millisecond), ms(first.med(own)))
+	}
+	fmt.Fprintln(w)
+}

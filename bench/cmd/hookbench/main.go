@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tempo-coordinator/coordinator/bench"
+	"github.com/tempo-coordinator/coordinator/internal/jujusim"
 )
 
 func main() {
@@ -25,18 +26,19 @@ func main() {
 	reps := flag.Int("reps", 5, "repetitions per case (medians are reported)")
 	repsLarge := flag.Int("reps-large", 3, "repetitions for 1000 units and more")
 	calRuns := flag.Int("calibrate", 200, "shim runs for the calibration")
+	floor := flag.String("floor", "", "the read-floor program (bench/cmd/readfloor), built; empty: no floor table")
 	flag.Parse()
 	if *shim == "" {
 		fmt.Fprintln(os.Stderr, "hookbench: -shim is required")
 		os.Exit(2)
 	}
-	if err := run(*dispatch, *shim, *charmDir, *sizes, *reps, *repsLarge, *calRuns); err != nil {
+	if err := run(*dispatch, *shim, *floor, *charmDir, *sizes, *reps, *repsLarge, *calRuns); err != nil {
 		fmt.Fprintf(os.Stderr, "hookbench: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(dispatch, shim, charmDir, sizeList string, reps, repsLarge, calRuns int) error {
+func run(dispatch, shim, floor, charmDir, sizeList string, reps, repsLarge, calRuns int) error {
 	var sizes []bench.Size
 	for _, f := range strings.Split(sizeList, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -108,5 +110,33 @@ func run(dispatch, shim, charmDir, sizeList string, reps, repsLarge, calRuns int
 		}
 	}
 	bench.WriteTables(os.Stdout, cases, cal)
+	if floor == "" {
+		return nil
+	}
+	// The floor: the same reads as an unchanged update-status, by a
+	// program that does nothing else.
+	r.Dispatch = floor
+	var floors []*bench.Case
+	for _, size := range sizes {
+		n := reps
+		if size.Units >= 1000 {
+			n = repsLarge
+		}
+		c := &bench.Case{Size: size, Hook: "update-status", Second: true}
+		for range n {
+			m := bench.NewModel(size, config)
+			res, err := r.Run(m, c.Hook, jujusim.HookOptions{})
+			if err != nil {
+				return err
+			}
+			if res.ExitCode != 0 {
+				return fmt.Errorf("read floor, %d units: exit %d\n%s", size.Units, res.ExitCode, res.Stderr)
+			}
+			c.Runs = append(c.Runs, res)
+		}
+		fmt.Fprintf(os.Stderr, "hookbench: %d units, read floor done\n", size.Units)
+		floors = append(floors, c)
+	}
+	bench.WriteFloorTable(os.Stdout, floors, cases, cal)
 	return nil
 }
