@@ -65,7 +65,7 @@ func (c *Charm) apply(ctx context.Context, hc *juju.Context, o *observation, d *
 		return err
 	}
 
-	status := coordinator.Summarize(statuses, "")
+	status := coordinator.Summarize(statuses, d.ActiveMessage)
 	record := status.Level.String() + "\n" + status.Message
 	if o.state[stateStatus] != record {
 		if err := c.Juju.StatusSet(ctx, status.Level.String(), status.Message, false); err != nil {

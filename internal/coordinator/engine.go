@@ -40,6 +40,9 @@ func (p *Product) Endpoints() []Endpoint {
 type Desired struct {
 	// Statuses are the status candidates, most important first; see Summarize.
 	Statuses []Status
+	// ActiveMessage is the Active status's message when no candidate has
+	// one: Summarize's fallback.
+	ActiveMessage string
 	// Logs are lines worth a warning in the unit log (rejected worker data...).
 	Logs []string
 	// Databags are the complete contents this unit wants in its own
@@ -116,6 +119,7 @@ func Reconcile(p *Product, o *Observed) *Desired {
 		in.S3 = s3
 	}
 	d.Statuses = append(d.Statuses, plan.Statuses(in)...)
+	d.ActiveMessage = plan.ActiveMessage(in)
 	d.Logs = append(d.Logs, plan.Warnings()...)
 	if o.Nginx == nil {
 		d.Statuses = append(d.Statuses, Status{Waiting, "[nginx] Waiting for the nginx container to be ready."})

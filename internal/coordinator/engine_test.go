@@ -452,6 +452,7 @@ func (stubPlan) WorkerConfig(*coordinator.RenderInput) ([]byte, error) {
 func (stubPlan) WorkerPorts([]string) []int                                       { return []int{4040} }
 func (stubPlan) Routes(*coordinator.RenderInput) coordinator.Routes               { return coordinator.Routes{} }
 func (stubPlan) ProviderData(*coordinator.RenderInput) []coordinator.DatabagWrite { return nil }
+func (stubPlan) ActiveMessage(*coordinator.RenderInput) string                    { return "" }
 func (stubPlan) ActionResults(string, *coordinator.RenderInput) (map[string]string, error) {
 	return nil, nil
 }

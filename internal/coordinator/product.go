@@ -49,6 +49,9 @@ type Plan interface {
 	ProviderData(in *RenderInput) []DatabagWrite
 	// ActionResults answers a product action, or an error message.
 	ActionResults(action string, in *RenderInput) (map[string]string, error)
+	// ActiveMessage is the message of the Active status when no other
+	// status candidate has one ("" for none).
+	ActiveMessage(in *RenderInput) string
 }
 
 // RenderInput is everything a renderer may depend on, already validated.

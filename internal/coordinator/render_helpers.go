@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -122,6 +123,23 @@ func PublicAddress(in *RenderInput) (scheme, host string) {
 		scheme = "https"
 	}
 	return scheme, in.AppFQDN
+}
+
+// ExternalHTTPURL is the most external HTTP URL of the coordinator: the
+// ingress URL when there is a usable one (without a trailing slash), else
+// "<scheme>://<application service>:<port>"; "" when neither is known.
+func ExternalHTTPURL(in *RenderInput, port int) string {
+	if in == nil {
+		return ""
+	}
+	if u := ingressURL(in.ExternalURL); u != nil {
+		return u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/")
+	}
+	scheme, host := PublicAddress(in)
+	if host == "" {
+		return ""
+	}
+	return scheme + "://" + HostPort(host, port)
 }
 
 // IngressPath is the path of the ingress URL ("/model-app"), "" without an

@@ -50,21 +50,22 @@ func TestEncodeJSON(t *testing.T) {
 	}
 }
 
-func TestPublicAddressAndIngressPath(t *testing.T) {
+func TestPublicAddressIngressPathAndExternalHTTPURL(t *testing.T) {
 	for _, tc := range []struct {
 		external     string
 		tls          bool
 		scheme, host string
 		path         string
+		httpURL      string
 	}{
-		{"", false, "http", "app.m.svc", ""},
-		{"", true, "https", "app.m.svc", ""},
-		{"https://ext.example/m-app", false, "https", "ext.example", "/m-app"},
-		{"http://ext.example:8080/", true, "http", "ext.example", ""},
-		{"http://[fd00::1]/p/q", false, "http", "fd00::1", "/p/q"},
-		{"ftp://ext.example/x", false, "http", "app.m.svc", ""},
-		{"http://bad_host/x", true, "https", "app.m.svc", ""},
-		{"::not a url", false, "http", "app.m.svc", ""},
+		{"", false, "http", "app.m.svc", "", "http://app.m.svc:8080"},
+		{"", true, "https", "app.m.svc", "", "https://app.m.svc:8080"},
+		{"https://ext.example/m-app", false, "https", "ext.example", "/m-app", "https://ext.example/m-app"},
+		{"http://ext.example:8080/", true, "http", "ext.example", "", "http://ext.example:8080"},
+		{"http://[fd00::1]/p/q", false, "http", "fd00::1", "/p/q", "http://[fd00::1]/p/q"},
+		{"ftp://ext.example/x", false, "http", "app.m.svc", "", "http://app.m.svc:8080"},
+		{"http://bad_host/x", true, "https", "app.m.svc", "", "https://app.m.svc:8080"},
+		{"::not a url", false, "http", "app.m.svc", "", "http://app.m.svc:8080"},
 	} {
 		in := &RenderInput{ExternalURL: tc.external, AppFQDN: "app.m.svc"}
 		if tc.tls {
@@ -76,6 +77,15 @@ func TestPublicAddressAndIngressPath(t *testing.T) {
 		if p := IngressPath(in); p != tc.path {
 			t.Errorf("IngressPath(%q) = %q, want %q", tc.external, p, tc.path)
 		}
+		if u := ExternalHTTPURL(in, 8080); u != tc.httpURL {
+			t.Errorf("ExternalHTTPURL(%q, tls=%v) = %q, want %q", tc.external, tc.tls, u, tc.httpURL)
+		}
+	}
+	if u := ExternalHTTPURL(&RenderInput{}, 8080); u != "" {
+		t.Errorf("ExternalHTTPURL without any address = %q", u)
+	}
+	if u := ExternalHTTPURL(nil, 8080); u != "" {
+		t.Errorf("ExternalHTTPURL(nil) = %q", u)
 	}
 	if s, h := PublicAddress(nil); s != "" || h != "" {
 		t.Errorf("PublicAddress(nil) = %q, %q", s, h)

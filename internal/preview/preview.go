@@ -115,7 +115,7 @@ type Output struct {
 func Render(product *coordinator.Product, m *Model) (*Output, error) {
 	d := coordinator.Reconcile(product, m.Observed(product))
 	return &Output{
-		Status: coordinator.Summarize(d.Statuses, ""), Logs: d.Logs, WorkerConfig: d.WorkerConfig,
+		Status: coordinator.Summarize(d.Statuses, d.ActiveMessage), Logs: d.Logs, WorkerConfig: d.WorkerConfig,
 		Nginx: d.Nginx, Databags: d.Databags, Ports: d.Ports,
 	}, nil
 }

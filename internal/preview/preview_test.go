@@ -56,6 +56,7 @@ func TestRender(t *testing.T) {
 			case "pyroscope-distributed":
 				assert.Contains(t, buf.String(), "replication_factor: 3")
 				assert.Contains(t, buf.String(), "otlp_grpc_endpoint_url")
+				assert.Contains(t, buf.String(), "active: UI ready at http://pyroscope.demo.svc.cluster.local:8080\n")
 			}
 		})
 	}

@@ -130,6 +130,15 @@ func (p *Plan) ProviderData(in *coordinator.RenderInput) []coordinator.DatabagWr
 		map[string]string{"otlp_grpc_endpoint_url": url, "insecure": insecure})
 }
 
+// ActiveMessage says where the UI is, as the reference charm does:
+// "UI ready at <the most external HTTP URL>".
+func (p *Plan) ActiveMessage(in *coordinator.RenderInput) string {
+	if url := coordinator.ExternalHTTPURL(in, StatusPort); url != "" {
+		return "UI ready at " + url
+	}
+	return ""
+}
+
 // ActionResults fails: the Pyroscope coordinator has no actions.
 func (p *Plan) ActionResults(action string, _ *coordinator.RenderInput) (map[string]string, error) {
 	if len(action) > 40 {

@@ -199,6 +199,20 @@ func profilingInput(t *testing.T, ids ...int) *coordinator.RenderInput {
 	return in
 }
 
+func TestActiveMessage(t *testing.T) {
+	in := &coordinator.RenderInput{AppFQDN: "pyroscope.m.svc.cluster.local"}
+	if got, want := NewPlan(nil).ActiveMessage(in), "UI ready at http://pyroscope.m.svc.cluster.local:8080"; got != want {
+		t.Errorf("ActiveMessage = %q, want %q", got, want)
+	}
+	in.ExternalURL = "https://pyro.example.com/m-pyroscope"
+	if got, want := NewPlan(nil).ActiveMessage(in), "UI ready at https://pyro.example.com/m-pyroscope"; got != want {
+		t.Errorf("ActiveMessage with ingress = %q, want %q", got, want)
+	}
+	if got := NewPlan(nil).ActiveMessage(&coordinator.RenderInput{}); got != "" {
+		t.Errorf("ActiveMessage without an address = %q, want none", got)
+	}
+}
+
 func TestProfilingDatabag(t *testing.T) {
 	for _, tc := range []struct {
 		name     string

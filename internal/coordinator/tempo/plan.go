@@ -187,6 +187,10 @@ func (p *Plan) ProviderData(in *coordinator.RenderInput) []coordinator.DatabagWr
 		map[string]string{"receivers": encoded})
 }
 
+// ActiveMessage is empty: the reference Tempo coordinator says nothing
+// when all is well.
+func (p *Plan) ActiveMessage(*coordinator.RenderInput) string { return "" }
+
 // ActionResults answers list-receivers with each requested receiver's URL,
 // keyed by its dashed name ("otlp-http").
 func (p *Plan) ActionResults(action string, in *coordinator.RenderInput) (map[string]string, error) {
