@@ -113,6 +113,9 @@ func RenderNginx(in NginxInput) []byte {
 		if u.Role != "" {
 			addrs = in.AddressesByRole[u.Role]
 		}
+		if u.Among != nil {
+			addrs = slices.DeleteFunc(slices.Clone(addrs), func(a string) bool { return !slices.Contains(u.Among, a) })
+		}
 		servers := upstreamServers(addrs, u.Port)
 		if len(servers) == 0 {
 			continue

@@ -23,6 +23,9 @@ type Upstream struct {
 	Name string
 	Role string
 	Port int
+	// Among, when not nil, restricts the backends to these worker
+	// addresses (e.g. the query-frontends that have queriers attached).
+	Among []string
 }
 
 // Server is an nginx server block listening on Port.

@@ -326,16 +326,13 @@ func TestTempoTransition(t *testing.T) {
 
 	e.addDistributed()
 	restarted += len(e.sync())
-	// Writes work in the mixed phase; reads through nginx do not reliably:
-	// the coordinator points every querier at ONE query-frontend (the
-	// first sorted query-frontend address, here the monolithic worker's;
-	// in Kubernetes that worker application's headless service), while
-	// nginx balances queries over every query-frontend, including the
-	// dedicated one and the temporary worker's, which have no querier
-	// attached: queries sent there hang. So the traces written now are
-	// only read back at the end, when one query-frontend application is
-	// left. (Finding reported; see the test report.)
+	// The mixed phase: queriers of three applications, query-frontends of
+	// three. Every querier is pointed at ONE query-frontend application
+	// (the reference rule), so nginx routes queries to that application's
+	// query-frontends only: a query-frontend without a querier would hold
+	// them until they time out.
 	during := e.send("e2e-transition-during")
+	e.readBack(append(slices.Clone(before), during...), "", true)
 
 	// Before the `all` workers go, their ingesters flush everything to
 	// S3 (see drain), and the test waits until the compactor has rebuilt

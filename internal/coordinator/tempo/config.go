@@ -221,6 +221,22 @@ func FrontendAddress(byRole map[string][]string) string {
 	return coordinator.HostPort(headlessService(frontends[0]), GRPCPort)
 }
 
+// QueriedFrontends are the query-frontend addresses that have queriers
+// attached (see FrontendAddress), sorted: with "localhost", those that
+// also run a querier; otherwise those behind the chosen headless service.
+// nginx must send queries to these only, since a query-frontend no querier
+// is attached to holds every query until it times out — as happens while
+// query-frontends of several applications coexist, e.g. in the middle of
+// a monolithic to distributed transition.
+func QueriedFrontends(byRole map[string][]string) []string {
+	frontends := slices.Sorted(slices.Values(byRole[RoleQueryFrontend]))
+	if FrontendAddress(byRole) == coordinator.HostPort("localhost", GRPCPort) {
+		return slices.DeleteFunc(frontends, func(f string) bool { return !slices.Contains(byRole[RoleQuerier], f) })
+	}
+	service := headlessService(frontends[0])
+	return slices.DeleteFunc(frontends, func(f string) bool { return headlessService(f) != service })
+}
+
 func headlessService(addr string) string {
 	if _, err := netip.ParseAddr(addr); err == nil {
 		return addr

@@ -99,8 +99,8 @@ func (p *Plan) WorkerPorts(roles []string) []int {
 }
 
 // Routes lists one upstream and one server per requested receiver (to the
-// distributors) and for Tempo's HTTP and gRPC APIs (to the
-// query-frontends), sorted by port.
+// distributors) and for Tempo's HTTP and gRPC APIs (to the query-frontends
+// that have queriers attached: see QueriedFrontends), sorted by port.
 func (p *Plan) Routes(in *coordinator.RenderInput) coordinator.Routes {
 	type route struct {
 		name, role string
@@ -115,9 +115,19 @@ func (p *Plan) Routes(in *coordinator.RenderInput) coordinator.Routes {
 		routes = append(routes, route{r.Dashed(), RoleDistributor, r.Port(), r.GRPC()})
 	}
 	slices.SortFunc(routes, func(a, b route) int { return a.port - b.port })
+	var queried []string
+	if in != nil {
+		queried = QueriedFrontends(in.Cluster.AddressesByRole())
+	}
 	var out coordinator.Routes
 	for _, r := range routes {
-		out.Upstreams = append(out.Upstreams, coordinator.Upstream{Name: r.name, Role: r.role, Port: r.port})
+		up := coordinator.Upstream{Name: r.name, Role: r.role, Port: r.port}
+		if r.role == RoleQueryFrontend {
+			// Only the query-frontends with queriers (never nil: none
+			// attached means no backend).
+			up.Among = append([]string{}, queried...)
+		}
+		out.Upstreams = append(out.Upstreams, up)
 		out.Servers = append(out.Servers, coordinator.Server{
 			Port:      r.port,
 			GRPC:      r.grpc,

@@ -207,9 +207,9 @@ func TestRoutes(t *testing.T) {
 		got := planWith().Routes(nil)
 		want := coordinator.Routes{
 			Upstreams: []coordinator.Upstream{
-				{Name: "tempo-http", Role: "query-frontend", Port: 3200},
+				{Name: "tempo-http", Role: "query-frontend", Port: 3200, Among: []string{}},
 				{Name: "otlp-http", Role: "distributor", Port: 4318},
-				{Name: "tempo-grpc", Role: "query-frontend", Port: 9096},
+				{Name: "tempo-grpc", Role: "query-frontend", Port: 9096, Among: []string{}},
 			},
 			Servers: []coordinator.Server{server(3200, false, "tempo-http"), server(4318, false, "otlp-http"), server(9096, true, "tempo-grpc")},
 		}
@@ -221,10 +221,10 @@ func TestRoutes(t *testing.T) {
 		got := planWith(Receivers...).Routes(nil)
 		want := coordinator.Routes{
 			Upstreams: []coordinator.Upstream{
-				{Name: "tempo-http", Role: "query-frontend", Port: 3200},
+				{Name: "tempo-http", Role: "query-frontend", Port: 3200, Among: []string{}},
 				{Name: "otlp-grpc", Role: "distributor", Port: 4317},
 				{Name: "otlp-http", Role: "distributor", Port: 4318},
-				{Name: "tempo-grpc", Role: "query-frontend", Port: 9096},
+				{Name: "tempo-grpc", Role: "query-frontend", Port: 9096, Among: []string{}},
 				{Name: "zipkin", Role: "distributor", Port: 9411},
 				{Name: "jaeger-grpc", Role: "distributor", Port: 14250},
 				{Name: "jaeger-thrift-http", Role: "distributor", Port: 14268},
@@ -379,28 +379,38 @@ func TestListReceivers(t *testing.T) {
 	}
 }
 
-func TestFrontendAddress(t *testing.T) {
+func TestFrontendAddressAndQueriedFrontends(t *testing.T) {
 	qf0, qf1 := fqdn("tempo-qf", 0), fqdn("tempo-qf", 1)
+	mono, temp := fqdn("tempo-worker", 0), fqdn("tempo-temporary", 0)
+	querier := fqdn("tempo-querier", 0)
 	for _, tc := range []struct {
-		name   string
-		byRole map[string][]string
-		want   string
+		name    string
+		byRole  map[string][]string
+		want    string
+		queried []string
 	}{
-		{"no query-frontend", map[string][]string{"querier": {"q-0.q-endpoints.m.svc.cluster.local"}}, "localhost:9096"},
-		{"no workers", nil, "localhost:9096"},
-		{"all colocated", map[string][]string{"querier": {qf0}, "query-frontend": {qf0}}, "localhost:9096"},
-		{"querier subset of frontends", map[string][]string{"querier": {qf1}, "query-frontend": {qf0, qf1}}, "localhost:9096"},
+		{"no query-frontend", map[string][]string{"querier": {"q-0.q-endpoints.m.svc.cluster.local"}}, "localhost:9096", nil},
+		{"no workers", nil, "localhost:9096", nil},
+		{"all colocated", map[string][]string{"querier": {qf0}, "query-frontend": {qf0}}, "localhost:9096", []string{qf0}},
+		{"querier subset of frontends: the frontend without a querier gets no queries",
+			map[string][]string{"querier": {qf1}, "query-frontend": {qf0, qf1}}, "localhost:9096", []string{qf1}},
 		{"separate apps: headless service of first sorted frontend",
 			map[string][]string{"querier": {"q-0.q-endpoints.m.svc.cluster.local"}, "query-frontend": {qf1, qf0, "z-0.z-endpoints.m.svc.cluster.local"}},
-			"tempo-qf-endpoints.m.svc.cluster.local:9096"},
-		{"one querier not colocated", map[string][]string{"querier": {qf0, "q-0.q.m"}, "query-frontend": {qf0}}, "tempo-qf-endpoints.m.svc.cluster.local:9096"},
-		{"ipv4 frontend kept whole", map[string][]string{"querier": {"10.1.0.7"}, "query-frontend": {"10.1.0.9"}}, "10.1.0.9:9096"},
-		{"ipv6 frontend bracketed", map[string][]string{"querier": {"fd00::7"}, "query-frontend": {"fd00::9"}}, "[fd00::9]:9096"},
-		{"single label kept", map[string][]string{"querier": {"q"}, "query-frontend": {"frontend"}}, "frontend:9096"},
+			"tempo-qf-endpoints.m.svc.cluster.local:9096", []string{qf0, qf1}},
+		{"one querier not colocated", map[string][]string{"querier": {qf0, "q-0.q.m"}, "query-frontend": {qf0}}, "tempo-qf-endpoints.m.svc.cluster.local:9096", []string{qf0}},
+		{"transition: two all workers and a distributed querier and query-frontend",
+			map[string][]string{"querier": {mono, temp, querier}, "query-frontend": {mono, temp, qf0}},
+			"tempo-qf-endpoints.m.svc.cluster.local:9096", []string{qf0}},
+		{"ipv4 frontend kept whole", map[string][]string{"querier": {"10.1.0.7"}, "query-frontend": {"10.1.0.9", "10.1.0.8"}}, "10.1.0.8:9096", []string{"10.1.0.8"}},
+		{"ipv6 frontend bracketed", map[string][]string{"querier": {"fd00::7"}, "query-frontend": {"fd00::9"}}, "[fd00::9]:9096", []string{"fd00::9"}},
+		{"single label kept", map[string][]string{"querier": {"q"}, "query-frontend": {"frontend"}}, "frontend:9096", []string{"frontend"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := FrontendAddress(tc.byRole); got != tc.want {
 				t.Errorf("FrontendAddress = %q, want %q", got, tc.want)
+			}
+			if got := QueriedFrontends(tc.byRole); !slices.Equal(got, tc.queried) {
+				t.Errorf("QueriedFrontends = %q, want %q", got, tc.queried)
 			}
 		})
 	}
