@@ -23,9 +23,9 @@ type Runner interface {
 // provides them. A hook makes one call per databag, so a call must cost
 // its caller little: tool paths are resolved once, and the tool's stdin,
 // stdout and stderr are three in-memory files (memfd) reused from call to
-// call, so a call is one fork/exec and one wait, with no pipes and no
-// goroutines. A tool that leaves a background process behind cannot hold
-// the call open either, as it could with a pipe.
+// call, so a call is one fork/exec and one wait, with no pipes or
+// goroutines of ours. A tool that leaves a background process behind
+// cannot hold the call open either, as it could with a pipe.
 // A ProcessRunner is not safe for concurrent use.
 type ProcessRunner struct {
 	env             []string
