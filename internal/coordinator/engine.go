@@ -164,7 +164,7 @@ func Reconcile(p *Product, o *Observed) *Desired {
 	d.Ports = slices.Compact(d.Ports)
 	if o.Nginx != nil {
 		d.Nginx = &NginxPlan{Run: d.Consistent, Config: RenderNginx(NginxInput{
-			Facts: *o.Nginx, Routes: routes, AddressesByRole: cluster.AddressesByRole(),
+			Facts: *o.Nginx, Routes: routes, AddressesByRole: in.AddressesByRole(),
 			AllAddresses: cluster.Addresses(), ServerName: o.UnitFQDN, TLS: in.TLS != nil, StatusPort: p.StatusPort,
 		})}
 	}

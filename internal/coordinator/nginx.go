@@ -114,7 +114,11 @@ func RenderNginx(in NginxInput) []byte {
 			addrs = in.AddressesByRole[u.Role]
 		}
 		if u.Among != nil {
-			addrs = slices.DeleteFunc(slices.Clone(addrs), func(a string) bool { return !slices.Contains(u.Among, a) })
+			among := make(map[string]bool, len(u.Among))
+			for _, a := range u.Among {
+				among[a] = true
+			}
+			addrs = slices.DeleteFunc(slices.Clone(addrs), func(a string) bool { return !among[a] })
 		}
 		servers := upstreamServers(addrs, u.Port)
 		if len(servers) == 0 {

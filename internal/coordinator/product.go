@@ -75,6 +75,18 @@ type RenderInput struct {
 	Relations map[string][]Relation
 	// Config is the raw config-get map.
 	Config map[string]any
+
+	byRole map[string][]string
+}
+
+// AddressesByRole is Cluster.AddressesByRole, computed once per input: the
+// worker config, the routes and nginx.conf all need it. Callers must not
+// modify the result, nor Cluster after the first call.
+func (in *RenderInput) AddressesByRole() map[string][]string {
+	if in.byRole == nil {
+		in.byRole = in.Cluster.AddressesByRole()
+	}
+	return in.byRole
 }
 
 // S3 is a validated S3 connection for the workers.

@@ -26,7 +26,7 @@ func RenderConfig(in *coordinator.RenderInput, opts Options) ([]byte, error) {
 	if in == nil || in.S3 == nil {
 		return nil, errors.New("cannot render the pyroscope config: no s3 storage")
 	}
-	byRole := in.Cluster.AddressesByRole()
+	byRole := in.AddressesByRole()
 
 	ingesterRing := coordinator.MemberlistRing()
 	ingesterRing["replication_factor"] = coordinator.ReplicationFactor(len(byRole[RoleIngester]))

@@ -32,7 +32,7 @@ func RenderConfig(in *coordinator.RenderInput, retentionHours int) ([]byte, erro
 	if in == nil || in.S3 == nil {
 		return nil, errors.New("cannot render the tempo config: no s3 storage")
 	}
-	byRole := in.Cluster.AddressesByRole()
+	byRole := in.AddressesByRole()
 	addresses := in.Cluster.Addresses()
 	tlsOn := in.TLS != nil
 
@@ -204,21 +204,8 @@ func generatorConfig(urls []string, tlsOn bool, ring tree) tree {
 //     address or a single-label name has no service to derive and is used
 //     as is (the reference stripped the first octet of an IPv4 address).
 func FrontendAddress(byRole map[string][]string) string {
-	frontends := slices.Sorted(slices.Values(byRole[RoleQueryFrontend]))
-	if len(frontends) == 0 {
-		return coordinator.HostPort("localhost", GRPCPort)
-	}
-	colocated := true
-	for _, q := range byRole[RoleQuerier] {
-		if !slices.Contains(frontends, q) {
-			colocated = false
-			break
-		}
-	}
-	if colocated {
-		return coordinator.HostPort("localhost", GRPCPort)
-	}
-	return coordinator.HostPort(headlessService(frontends[0]), GRPCPort)
+	address, _ := frontendWiring(byRole)
+	return address
 }
 
 // QueriedFrontends are the query-frontend addresses that have queriers
@@ -229,12 +216,36 @@ func FrontendAddress(byRole map[string][]string) string {
 // query-frontends of several applications coexist, e.g. in the middle of
 // a monolithic to distributed transition.
 func QueriedFrontends(byRole map[string][]string) []string {
+	_, queried := frontendWiring(byRole)
+	return queried
+}
+
+// frontendWiring decides both FrontendAddress and QueriedFrontends, so
+// that the queriers' target and nginx's query route cannot disagree.
+func frontendWiring(byRole map[string][]string) (address string, queried []string) {
 	frontends := slices.Sorted(slices.Values(byRole[RoleQueryFrontend]))
-	if FrontendAddress(byRole) == coordinator.HostPort("localhost", GRPCPort) {
-		return slices.DeleteFunc(frontends, func(f string) bool { return !slices.Contains(byRole[RoleQuerier], f) })
+	queriers := make(map[string]bool, len(byRole[RoleQuerier]))
+	for _, q := range byRole[RoleQuerier] {
+		queriers[q] = true
+	}
+	colocated := true
+	isFrontend := make(map[string]bool, len(frontends))
+	for _, f := range frontends {
+		isFrontend[f] = true
+	}
+	for q := range queriers {
+		if !isFrontend[q] {
+			colocated = false
+			break
+		}
+	}
+	if len(frontends) == 0 || colocated {
+		return coordinator.HostPort("localhost", GRPCPort),
+			slices.DeleteFunc(frontends, func(f string) bool { return !queriers[f] })
 	}
 	service := headlessService(frontends[0])
-	return slices.DeleteFunc(frontends, func(f string) bool { return headlessService(f) != service })
+	return coordinator.HostPort(service, GRPCPort),
+		slices.DeleteFunc(frontends, func(f string) bool { return headlessService(f) != service })
 }
 
 func headlessService(addr string) string {

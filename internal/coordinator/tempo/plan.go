@@ -117,7 +117,7 @@ func (p *Plan) Routes(in *coordinator.RenderInput) coordinator.Routes {
 	slices.SortFunc(routes, func(a, b route) int { return a.port - b.port })
 	var queried []string
 	if in != nil {
-		queried = QueriedFrontends(in.Cluster.AddressesByRole())
+		queried = QueriedFrontends(in.AddressesByRole())
 	}
 	var out coordinator.Routes
 	for _, r := range routes {
