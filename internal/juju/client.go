@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/tempo-coordinator/coordinator/internal/flatjson"
 )
 
 // Client runs hook tools with --format=json and caches reads for the
@@ -49,10 +51,40 @@ func (c *Client) runJSON(ctx context.Context, out any, tool string, args ...stri
 	if err != nil {
 		return err
 	}
+	if decodeFlat(stdout, out) {
+		return nil
+	}
 	if err := json.Unmarshal(stdout, out); err != nil {
 		return fmt.Errorf("cannot parse %s output: %w", tool, err)
 	}
 	return nil
+}
+
+// decodeFlat decodes the common flat outputs (a databag, a list of
+// relations or units, a string) without reflection. It reports false when
+// encoding/json must decode instead.
+func decodeFlat(doc []byte, out any) bool {
+	switch out := out.(type) {
+	case *map[string]string:
+		m, ok := flatjson.StringMap(doc)
+		if ok {
+			*out = m
+		}
+		return ok
+	case *[]string:
+		l, ok := flatjson.Strings(doc)
+		if ok {
+			*out = l
+		}
+		return ok
+	case *string:
+		s, ok := flatjson.String(doc)
+		if ok {
+			*out = s
+		}
+		return ok
+	}
+	return false
 }
 
 // RelationIDs lists the ids of the endpoint's relations, sorted.

@@ -429,4 +429,19 @@ esac
 	if err != nil || string(out) != " args:1\n" {
 		t.Fatalf("on PATH: %q %v", out, err)
 	}
+	// Once a tool is found in PATH's first directory, the others are looked
+	// for there first; one that is elsewhere, or not executable there, is
+	// still found on PATH as exec.LookPath would.
+	if err := os.WriteFile(filepath.Join(dir, "echo"), []byte("not executable"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"printf", "echo"} {
+		out, err = r.Run(ctx, name, []string{"x"}, nil)
+		if err != nil || strings.TrimSpace(string(out)) != "x" {
+			t.Fatalf("%s elsewhere on PATH: %q %v", name, out, err)
+		}
+	}
+	if _, err = r.Run(ctx, "no-such-tool", nil, nil); err == nil || !strings.Contains(err.Error(), "executable file not found") {
+		t.Fatalf("a tool on no PATH directory: %v", err)
+	}
 }

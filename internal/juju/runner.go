@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -21,19 +23,30 @@ type Runner interface {
 
 // ProcessRunner runs hook tools as processes found on PATH, as Juju
 // provides them. A hook makes one call per databag, so a call must cost
-// its caller little: tool paths are resolved once, and the tool's stdin,
-// stdout and stderr are three in-memory files (memfd) reused from call to
-// call, so a call is one fork/exec and one wait, with no pipes or
-// goroutines of ours. A tool that leaves a background process behind
-// cannot hold the call open either, as it could with a pipe.
+// its caller little: tool paths are resolved once (and a tool beside the
+// first one found, in PATH's first directory where Juju puts them all, is
+// run without a search); the tool's stdin, stdout and stderr are three
+// in-memory files (memfd) reused from call to call, so a call is one
+// fork/exec, one wait and a few system calls, with no pipes or goroutines
+// of ours. A tool that leaves a background process behind cannot hold the
+// call open either, as it could with a pipe.
 // A ProcessRunner is not safe for concurrent use.
 type ProcessRunner struct {
-	env             []string
-	paths           map[string]string
+	env   []string
+	paths map[string]string
+	// toolsDir is PATH's first directory once a tool was found there.
+	toolsDir        string
 	stdin, out, err *os.File
 	// stdinSize is the length of the stdin file's content.
 	stdinSize int
+	// outEnd is where the next tool's stdout starts: the stdout file's
+	// offset, kept from call to call until it passes outRewind.
+	outEnd int64
 }
+
+// outRewind is the size past which the stdout file is rewound rather than
+// appended to.
+const outRewind = 1 << 20
 
 // NewProcessRunner prepares the in-memory files. Close releases them.
 func NewProcessRunner() (*ProcessRunner, error) {
@@ -66,7 +79,7 @@ func (r *ProcessRunner) Close() error {
 // (empty when nil) so that a tool never reads the charm's own stdin. When
 // ctx ends first, the tool is killed.
 func (r *ProcessRunner) Run(ctx context.Context, tool string, args []string, stdin []byte) ([]byte, error) {
-	path, err := r.lookPath(tool)
+	path, guessed, err := r.lookPath(tool)
 	if err != nil {
 		return nil, fmt.Errorf("cannot run %s: %w", tool, err)
 	}
@@ -75,11 +88,20 @@ func (r *ProcessRunner) Run(ctx context.Context, tool string, args []string, std
 	}
 	argv := append([]string{tool}, args...)
 	pidfd := -1
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+	attr := &syscall.ProcAttr{
 		Env:   r.env,
 		Files: []uintptr{r.stdin.Fd(), r.out.Fd(), r.err.Fd()},
 		Sys:   &syscall.SysProcAttr{PidFD: &pidfd},
-	})
+	}
+	pid, err := syscall.ForkExec(path, argv, attr)
+	if guessed && (err == syscall.ENOENT || err == syscall.EACCES) {
+		// Not in the tools directory after all: search PATH.
+		delete(r.paths, tool)
+		if path, err = exec.LookPath(tool); err == nil {
+			r.paths[tool] = path
+			pid, err = syscall.ForkExec(path, argv, attr)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot run %s: %w", tool, err)
 	}
@@ -87,11 +109,16 @@ func (r *ProcessRunner) Run(ctx context.Context, tool string, args []string, std
 	if err != nil {
 		return nil, fmt.Errorf("cannot wait for %s: %w", tool, err)
 	}
+	start := r.outEnd
+	if r.outEnd, err = offset(r.out); err != nil {
+		return nil, fmt.Errorf("cannot read the output of %s: %w", tool, err)
+	}
 	switch {
 	case status.Exited() && status.ExitStatus() == 0:
-		return written(r.out)
+		return readAt(r.out, start, r.outEnd)
 	case status.Exited():
-		stderr, _ := written(r.err)
+		end, _ := offset(r.err)
+		stderr, _ := readAt(r.err, 0, end)
 		return nil, &ToolError{Tool: tool, Args: args, Code: status.ExitStatus(), Stderr: string(stderr)}
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("cannot run %s: %w", tool, ctx.Err())
@@ -100,17 +127,27 @@ func (r *ProcessRunner) Run(ctx context.Context, tool string, args []string, std
 	}
 }
 
-// lookPath resolves a tool once per runner, as exec.LookPath does.
-func (r *ProcessRunner) lookPath(tool string) (string, error) {
+// lookPath resolves a tool once per runner, as exec.LookPath does. Once a
+// tool was found in PATH's first directory, where Juju puts every hook
+// tool, the others are taken to be there too without a search (guessed);
+// Run searches when that guess fails.
+func (r *ProcessRunner) lookPath(tool string) (path string, guessed bool, err error) {
 	if path, ok := r.paths[tool]; ok {
-		return path, nil
+		return path, false, nil
 	}
-	path, err := exec.LookPath(tool)
-	if err != nil {
-		return "", err
+	if r.toolsDir != "" && !strings.Contains(tool, "/") {
+		path = filepath.Join(r.toolsDir, tool)
+		r.paths[tool] = path
+		return path, true, nil
+	}
+	if path, err = exec.LookPath(tool); err != nil {
+		return "", false, err
 	}
 	r.paths[tool] = path
-	return path, nil
+	if first, _, _ := strings.Cut(os.Getenv("PATH"), string(os.PathListSeparator)); first != "" && !strings.Contains(tool, "/") && filepath.Dir(path) == filepath.Clean(first) {
+		r.toolsDir = first
+	}
+	return path, false, nil
 }
 
 // wait waits for the tool to exit and reaps it, killing it if ctx ends
@@ -165,42 +202,61 @@ func pollExit(ctx context.Context, pidfd int) error {
 	}
 }
 
-// prepare sets the tool's stdin to data and rewinds stdout and stderr.
-// The files' offsets are shared with the child: it reads stdin from the
-// start, and writes stdout and stderr from the start, so that after it
-// exits their offsets are the lengths it wrote (see written). Stale bytes
-// past those offsets are never read, so the output files are not
-// truncated; stdin is, when it holds more than data.
+// prepare sets the tool's stdin to data and rewinds stderr. The files'
+// offsets are shared with the child: it reads stdin from the start and
+// writes stdout from r.outEnd and stderr from the start, so that after it
+// exits the offsets tell what it wrote (see offset and readAt). Stale
+// bytes past them are never read, so the output files are not truncated;
+// stdin is, when it holds more than data. A call without stdin after one
+// without stdin touches no file but stderr.
 func (r *ProcessRunner) prepare(data []byte) error {
-	if len(data) > 0 {
-		if _, err := r.stdin.WriteAt(data, 0); err != nil {
+	if len(data) > 0 || r.stdinSize > 0 {
+		fd := int(r.stdin.Fd())
+		if len(data) > 0 {
+			if _, err := unix.Pwrite(fd, data, 0); err != nil {
+				return err
+			}
+		}
+		if r.stdinSize > len(data) {
+			if err := unix.Ftruncate(fd, int64(len(data))); err != nil {
+				return err
+			}
+		}
+		if _, err := unix.Seek(fd, 0, io.SeekStart); err != nil {
 			return err
 		}
+		r.stdinSize = len(data)
 	}
-	if r.stdinSize > len(data) {
-		if err := r.stdin.Truncate(int64(len(data))); err != nil {
+	if r.outEnd > outRewind {
+		if _, err := unix.Seek(int(r.out.Fd()), 0, io.SeekStart); err != nil {
 			return err
 		}
+		r.outEnd = 0
 	}
-	r.stdinSize = len(data)
-	for _, f := range []*os.File{r.stdin, r.out, r.err} {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := unix.Seek(int(r.err.Fd()), 0, io.SeekStart)
+	return err
 }
 
-// written returns what the child wrote to an output file: the bytes
-// before the file's offset.
-func written(f *os.File) ([]byte, error) {
-	n, err := f.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return nil, err
+// offset returns an output file's offset: where the child stopped writing.
+func offset(f *os.File) (int64, error) {
+	return unix.Seek(int(f.Fd()), 0, io.SeekCurrent)
+}
+
+// readAt returns the bytes of f from start to end.
+func readAt(f *os.File, start, end int64) ([]byte, error) {
+	if end <= start {
+		return []byte{}, nil
 	}
-	buf := make([]byte, n)
-	if _, err := f.ReadAt(buf, 0); err != nil && err != io.EOF {
-		return nil, err
+	buf := make([]byte, end-start)
+	for n := 0; n < len(buf); {
+		m, err := unix.Pread(int(f.Fd()), buf[n:], start+int64(n))
+		if err != nil {
+			return nil, err
+		}
+		if m == 0 {
+			return nil, io.ErrUnexpectedEOF
+		}
+		n += m
 	}
 	return buf, nil
 }
