@@ -3,9 +3,10 @@ package charm
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -156,13 +157,19 @@ func databagID(w coordinator.DatabagWrite) string {
 	return w.Endpoint + ":" + strconv.Itoa(w.RelationID) + ":" + scope
 }
 
-// digestOf hashes a databag's content; keys are returned sorted.
+// digestOf hashes a databag's content (each key and value preceded by its
+// length, so that no two contents share an encoding); keys are returned
+// sorted.
 func digestOf(data map[string]string) (string, []string) {
 	keys := slices.Sorted(maps.Keys(data))
 	h := sha256.New()
+	var size [8]byte
 	for _, k := range keys {
-		b, _ := json.Marshal([2]string{k, data[k]})
-		h.Write(b)
+		for _, s := range [2]string{k, data[k]} {
+			binary.BigEndian.PutUint64(size[:], uint64(len(s)))
+			h.Write(size[:])
+			io.WriteString(h, s)
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:32], keys
 }

@@ -8,8 +8,10 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -336,7 +338,14 @@ func TestToolErrorMessage(t *testing.T) {
 	}
 }
 
+// TestProcessRunner runs tools through both ways of starting them: the
+// fast spawner and syscall.ForkExec, its fallback.
 func TestProcessRunner(t *testing.T) {
+	t.Run("spawner", func(t *testing.T) { testProcessRunner(t, false) })
+	t.Run("forkexec", func(t *testing.T) { testProcessRunner(t, true) })
+}
+
+func testProcessRunner(t *testing.T, forkExec bool) {
 	dir := t.TempDir()
 	script := `#!/bin/sh
 case "$1" in
@@ -360,9 +369,15 @@ esac
 		t.Fatal(err)
 	}
 	defer r.Close()
+	if forkExec {
+		juju.UseForkExec(r)
+	}
 	out, err := r.Run(ctx, tool, []string{"ok", "b"}, []byte("in"))
 	if err != nil || string(out) != "in args:2\n" {
 		t.Fatalf("ok: %q %v", out, err)
+	}
+	if want := !forkExec && runtime.GOOS == "linux" && runtime.GOARCH == "amd64"; juju.UsesSpawner(r) != want {
+		t.Fatalf("the fast spawner is in use: %v, want %v", !want, want)
 	}
 	// stdin is always set explicitly (empty when nil), never inherited, and
 	// nothing of the previous call's stdin or stdout is left over.
@@ -443,5 +458,41 @@ esac
 	}
 	if _, err = r.Run(ctx, "no-such-tool", nil, nil); err == nil || !strings.Contains(err.Error(), "executable file not found") {
 		t.Fatalf("a tool on no PATH directory: %v", err)
+	}
+}
+
+// TestProcessRunnerClosedStdin runs a runner in a copy of this test binary
+// started with its stdin closed: the memory files must not take fd 0 (the
+// runtime reopens it on /dev/null), so that the tools still get their own
+// stdin, stdout and stderr.
+func TestProcessRunnerClosedStdin(t *testing.T) {
+	if os.Getenv("JUJU_TEST_CLOSED_STDIN") == "1" {
+		r, err := juju.NewProcessRunner()
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		out, err := r.Run(context.Background(), "sh", []string{"-c", "cat; echo ok; echo warn >&2"}, []byte("in "))
+		fmt.Printf("%q %v\n", out, err)
+		os.Exit(0)
+	}
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := syscall.ForkExec(os.Args[0], []string{os.Args[0], "-test.run=^TestProcessRunnerClosedStdin$"}, &syscall.ProcAttr{
+		Env:   append(os.Environ(), "JUJU_TEST_CLOSED_STDIN=1"),
+		Files: []uintptr{^uintptr(0), out.Fd(), out.Fd()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status syscall.WaitStatus
+	if _, err := syscall.Wait4(pid, &status, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(out.Name())
+	if !status.Exited() || status.ExitStatus() != 0 || string(got) != "\"in ok\\n\" <nil>\n" {
+		t.Fatalf("with stdin closed: %v, output %q", status, got)
 	}
 }

@@ -2,6 +2,7 @@ package juju
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,6 +40,7 @@ type ProcessRunner struct {
 	stdin, out, err *os.File
 	// stdinSize is the length of the stdin file's content.
 	stdinSize int
+	spawner   *spawner
 	// outEnd is where the next tool's stdout starts: the stdout file's
 	// offset, kept from call to call until it passes outRewind.
 	outEnd int64
@@ -55,6 +57,8 @@ func NewProcessRunner() (*ProcessRunner, error) {
 		name string
 		file **os.File
 	}{{"tool-stdin", &r.stdin}, {"tool-stdout", &r.out}, {"tool-stderr", &r.err}} {
+		// Never 0-2: Go's runtime opens /dev/null on any of them that
+		// the process was started without.
 		fd, err := unix.MemfdCreate(f.name, unix.MFD_CLOEXEC)
 		if err != nil {
 			r.Close()
@@ -62,6 +66,7 @@ func NewProcessRunner() (*ProcessRunner, error) {
 		}
 		*f.file = os.NewFile(uintptr(fd), f.name)
 	}
+	r.spawner = newSpawner(r.env)
 	return r, nil
 }
 
@@ -87,19 +92,13 @@ func (r *ProcessRunner) Run(ctx context.Context, tool string, args []string, std
 		return nil, fmt.Errorf("cannot run %s: %w", tool, err)
 	}
 	argv := append([]string{tool}, args...)
-	pidfd := -1
-	attr := &syscall.ProcAttr{
-		Env:   r.env,
-		Files: []uintptr{r.stdin.Fd(), r.out.Fd(), r.err.Fd()},
-		Sys:   &syscall.SysProcAttr{PidFD: &pidfd},
-	}
-	pid, err := syscall.ForkExec(path, argv, attr)
+	pid, pidfd, err := r.start(path, argv)
 	if guessed && (err == syscall.ENOENT || err == syscall.EACCES) {
 		// Not in the tools directory after all: search PATH.
 		delete(r.paths, tool)
 		if path, err = exec.LookPath(tool); err == nil {
 			r.paths[tool] = path
-			pid, err = syscall.ForkExec(path, argv, attr)
+			pid, pidfd, err = r.start(path, argv)
 		}
 	}
 	if err != nil {
@@ -126,6 +125,26 @@ func (r *ProcessRunner) Run(ctx context.Context, tool string, args []string, std
 		return nil, fmt.Errorf("cannot run %s: killed by %v", tool, status.Signal())
 	}
 }
+
+// start starts the tool with the memory files as its standard files and
+// returns its pid and a pidfd (-1 when the kernel gives none).
+func (r *ProcessRunner) start(path string, argv []string) (pid, pidfd int, err error) {
+	files := [3]int{int(r.stdin.Fd()), int(r.out.Fd()), int(r.err.Fd())}
+	pid, pidfd, err = r.spawner.start(path, argv, files)
+	if err != errNoFastSpawn {
+		return pid, pidfd, err
+	}
+	pidfd = -1
+	pid, err = syscall.ForkExec(path, argv, &syscall.ProcAttr{
+		Env:   r.env,
+		Files: []uintptr{uintptr(files[0]), uintptr(files[1]), uintptr(files[2])},
+		Sys:   &syscall.SysProcAttr{PidFD: &pidfd},
+	})
+	return pid, pidfd, err
+}
+
+// errNoFastSpawn says that the spawner cannot start processes here.
+var errNoFastSpawn = errors.New("no fast spawn on this system")
 
 // lookPath resolves a tool once per runner, as exec.LookPath does. Once a
 // tool was found in PATH's first directory, where Juju puts every hook
@@ -168,7 +187,7 @@ func wait(ctx context.Context, pid, pidfd int) (syscall.WaitStatus, error) {
 	}
 	var status syscall.WaitStatus
 	for {
-		_, err := syscall.Wait4(pid, &status, 0, nil)
+		_, err := syscall.Wait4(pid, &status, unix.WALL, nil)
 		if err != syscall.EINTR {
 			return status, err
 		}

@@ -3,6 +3,11 @@
 // run by bench/run, which builds it and the hook-tool shim.
 //
 //	hookbench -dispatch build/dispatch -shim /tmp/simtool [-charm .] [-reps 5]
+//
+// With -compare OTHER, it runs the two binaries alternately on the same
+// hooks instead and prints their own CPU side by side: on a shared
+// machine, interleaving is what makes a difference of a few percent
+// visible.
 package main
 
 import (
@@ -10,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,10 +33,18 @@ func main() {
 	repsLarge := flag.Int("reps-large", 3, "repetitions for 1000 units and more")
 	calRuns := flag.Int("calibrate", 200, "shim runs for the calibration")
 	floor := flag.String("floor", "", "the read-floor program (bench/cmd/readfloor), built; empty: no floor table")
+	compare := flag.String("compare", "", "another dispatch binary to compare with, hook by hook (no other table)")
 	flag.Parse()
 	if *shim == "" {
 		fmt.Fprintln(os.Stderr, "hookbench: -shim is required")
 		os.Exit(2)
+	}
+	if *compare != "" {
+		if err := runCompare(*dispatch, *compare, *shim, *charmDir, *sizes, *reps, *calRuns); err != nil {
+			fmt.Fprintf(os.Stderr, "hookbench: %v\n", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if err := run(*dispatch, *shim, *floor, *charmDir, *sizes, *reps, *repsLarge, *calRuns); err != nil {
 		fmt.Fprintf(os.Stderr, "hookbench: %v\n", err)
@@ -38,12 +52,13 @@ func main() {
 	}
 }
 
-func run(dispatch, shim, floor, charmDir, sizeList string, reps, repsLarge, calRuns int) error {
+// parseSizes picks the scenarios of a comma-separated list of unit counts.
+func parseSizes(list string) ([]bench.Size, error) {
 	var sizes []bench.Size
-	for _, f := range strings.Split(sizeList, ",") {
+	for _, f := range strings.Split(list, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
-			return fmt.Errorf("bad size %q", f)
+			return nil, fmt.Errorf("bad size %q", f)
 		}
 		found := false
 		for _, s := range bench.Sizes {
@@ -52,8 +67,16 @@ func run(dispatch, shim, floor, charmDir, sizeList string, reps, repsLarge, calR
 			}
 		}
 		if !found {
-			return fmt.Errorf("no scenario with %d units", n)
+			return nil, fmt.Errorf("no scenario with %d units", n)
 		}
+	}
+	return sizes, nil
+}
+
+func run(dispatch, shim, floor, charmDir, sizeList string, reps, repsLarge, calRuns int) error {
+	sizes, err := parseSizes(sizeList)
+	if err != nil {
+		return err
 	}
 	config, err := bench.ConfigDefaults(charmDir)
 	if err != nil {
@@ -140,3 +163,69 @@ func run(dispatch, shim, floor, charmDir, sizeList string, reps, repsLarge, calR
 	bench.WriteFloorTable(os.Stdout, floors, cases, cal)
 	return nil
 }
+
+// runCompare runs binaries a and b alternately, rep by rep, on every hook
+// of every size (first and unchanged second hook) and prints each one's
+// own CPU: median and lower quartile of the wait4-derived figure, and
+// median of the exact schedstat lower bound.
+func runCompare(a, b, shim, charmDir, sizeList string, reps, calRuns int) error {
+	sizes, err := parseSizes(sizeList)
+	if err != nil {
+		return err
+	}
+	config, err := bench.ConfigDefaults(charmDir)
+	if err != nil {
+		return err
+	}
+	r, err := bench.NewRunner(a, shim, charmDir)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	cal, err := r.Calibrate(calRuns)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("A = %s, B = %s; %d alternating repetitions per case.\n\n", a, b, reps)
+	fmt.Println("| units | hook | run | A own CPU ms (median / p25) | B own CPU ms (median / p25) | A at last call ms | B at last call ms | B − A (medians) |")
+	fmt.Println("|---:|---|---|---:|---:|---:|---:|---:|")
+	for _, size := range sizes {
+		for _, hook := range bench.Hooks {
+			var own, last [2][2][]time.Duration // [binary][first/second]
+			for range reps {
+				for i, bin := range []string{a, b} {
+					r.Dispatch = bin
+					m := bench.NewModel(size, config)
+					for run := range 2 {
+						res, err := r.Run(m, hook.Name, bench.HookOptions(m, hook))
+						if err != nil {
+							return err
+						}
+						if res.ExitCode != 0 {
+							return fmt.Errorf("%s, %d units, %s: exit %d\n%s", bin, size.Units, hook.Name, res.ExitCode, res.Stderr)
+						}
+						at, _ := res.CharmAtLastCall()
+						own[i][run] = append(own[i][run], res.OwnCPU(cal))
+						last[i][run] = append(last[i][run], at)
+					}
+				}
+			}
+			for run, name := range []string{"first", "second"} {
+				ma, mb := quantile(own[0][run], 0.5), quantile(own[1][run], 0.5)
+				fmt.Printf("| %d | %s | %s | %.2f / %.2f | %.2f / %.2f | %.2f | %.2f | %+.2f |\n", size.Units, bench.ShortHook(hook.Name), name,
+					msf(ma), msf(quantile(own[0][run], 0.25)), msf(mb), msf(quantile(own[1][run], 0.25)),
+					msf(quantile(last[0][run], 0.5)), msf(quantile(last[1][run], 0.5)), msf(mb-ma))
+			}
+		}
+	}
+	return nil
+}
+
+// quantile returns the q-quantile (0..1) of ds, by rank.
+func quantile(ds []time.Duration, q float64) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[int(q*float64(len(s)-1)+0.5)]
+}
+
+func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
