@@ -43,7 +43,6 @@ func main() {
 
 // dispatch runs one hook or action as Juju asked and returns the exit code.
 func dispatch(getenv func(string) string, stderr io.Writer) int {
-	growStack()
 	hc, err := juju.ContextFromEnv(getenv, os.Args[0])
 	if err != nil {
 		fmt.Fprintf(stderr, "ERROR cannot read the hook context: %v\n", err)
@@ -75,22 +74,6 @@ func dispatch(getenv func(string) string, stderr io.Writer) int {
 	}
 	return 0
 }
-
-// growStack grows the goroutine's stack once, while it is shallow, to
-// the size a hook needs: the runtime would otherwise double it several
-// times deep in decoding and rendering, copying more frames each time.
-//
-//go:noinline
-func growStack() {
-	var frame [hookStack]byte
-	use(frame[:])
-}
-
-// hookStack is about the deepest stack a hook reaches.
-const hookStack = 48 << 10
-
-//go:noinline
-func use([]byte) {}
 
 func rootCommand(stdout io.Writer) *cobra.Command {
 	root := &cobra.Command{
