@@ -67,6 +67,7 @@ e2e: deps build
 ## bench: hook cost (calls, time, memory) as the cluster grows
 bench: build
 	go test -run '^$$' -bench . -benchmem ./internal/coordinator/
+	go test -run '^$$' -bench CharmLogic -benchmem ./bench/
 	bench/run $(BUILD)/dispatch
 
 clean:
