@@ -30,12 +30,13 @@ type execPlan struct {
 //go:noescape
 func clone3Exec(args *cloneArgs, size uintptr, plan *execPlan) (pid uintptr, errno uintptr)
 
-// fastSpawn holds the clone3 flags: the child shares the parent's memory
-// until it execs (vfork), so nothing is copied; its signal handlers are
-// reset to the defaults by the kernel (Linux 5.5), so it never runs the
-// runtime's; a pidfd is returned; and its exit sends no SIGCHLD, so the
-// runtime's handler is not woken once per tool (the exit is waited for
-// through the pidfd and wait4 with __WALL).
+// fastSpawnFlags are the clone3 flags: the child shares the parent's
+// memory until it execs (vfork), so nothing is copied; its signal
+// handlers are reset to the defaults by the kernel (Linux 5.5), so it
+// never runs the runtime's; and a pidfd is returned. Its exit signal is
+// left 0: its exit sends no SIGCHLD, so the runtime's handler is not woken
+// once per tool (the exit is waited for through the pidfd and wait4 with
+// __WALL).
 const fastSpawnFlags = unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_PIDFD | unix.CLONE_CLEAR_SIGHAND
 
 // spawner starts tool processes with clone3Exec: compared with
