@@ -40,17 +40,12 @@ func Strings(doc []byte) ([]string, bool) {
 			return nil, false
 		}
 		out = append(out, s)
-		i = skipSpace(doc, next)
-		if i >= len(doc) {
+		var done bool
+		if i, done, ok = afterItem(doc, next, ']'); !ok {
 			return nil, false
 		}
-		switch doc[i] {
-		case ',':
-			i = skipSpace(doc, i+1)
-		case ']':
-			return out, skipSpace(doc, i+1) == len(doc)
-		default:
-			return nil, false
+		if done {
+			return out, true
 		}
 	}
 }
@@ -81,19 +76,30 @@ func StringMap(doc []byte) (map[string]string, bool) {
 			return nil, false
 		}
 		out[key] = value
-		i = skipSpace(doc, next)
-		if i >= len(doc) {
+		var done bool
+		if i, done, ok = afterItem(doc, next, '}'); !ok {
 			return nil, false
 		}
-		switch doc[i] {
-		case ',':
-			i = skipSpace(doc, i+1)
-		case '}':
-			return out, skipSpace(doc, i+1) == len(doc)
-		default:
-			return nil, false
+		if done {
+			return out, true
 		}
 	}
+}
+
+// afterItem reads what follows an array element or object member ending
+// at doc[i]: a comma (the index of the next item is returned) or the
+// closing bracket, which must end the document (done).
+func afterItem(doc []byte, i int, closing byte) (next int, done, ok bool) {
+	i = skipSpace(doc, i)
+	switch {
+	case i >= len(doc):
+		return i, false, false
+	case doc[i] == ',':
+		return skipSpace(doc, i+1), false, true
+	case doc[i] == closing:
+		return i, true, skipSpace(doc, i+1) == len(doc)
+	}
+	return i, false, false
 }
 
 // skipSpace returns the index of the first byte at or after i that is not

@@ -73,16 +73,26 @@ func parseSizes(list string) ([]bench.Size, error) {
 	return sizes, nil
 }
 
-func run(dispatch, shim, floor, charmDir, sizeList string, reps, repsLarge, calRuns int) error {
+// setup reads the sizes and the charm's config defaults and starts a
+// runner for dispatch; the caller closes it.
+func setup(dispatch, shim, charmDir, sizeList string) ([]bench.Size, map[string]any, *bench.Runner, error) {
 	sizes, err := parseSizes(sizeList)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	config, err := bench.ConfigDefaults(charmDir)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	r, err := bench.NewRunner(dispatch, shim, charmDir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return sizes, config, r, nil
+}
+
+func run(dispatch, shim, floor, charmDir, sizeList string, reps, repsLarge, calRuns int) error {
+	sizes, config, r, err := setup(dispatch, shim, charmDir, sizeList)
 	if err != nil {
 		return err
 	}
@@ -164,20 +174,13 @@ func run(dispatch, shim, floor, charmDir, sizeList string, reps, repsLarge, calR
 	return nil
 }
 
-// runCompare runs binaries a and b alternately, rep by rep, on every hook
+// runCompare runs binaries a and b alternately, rep by rep and in turns
+// first, on every hook
 // of every size (first and unchanged second hook) and prints each one's
 // own CPU: median and lower quartile of the wait4-derived figure, and
 // median of the exact schedstat lower bound.
 func runCompare(a, b, shim, charmDir, sizeList string, reps, calRuns int) error {
-	sizes, err := parseSizes(sizeList)
-	if err != nil {
-		return err
-	}
-	config, err := bench.ConfigDefaults(charmDir)
-	if err != nil {
-		return err
-	}
-	r, err := bench.NewRunner(a, shim, charmDir)
+	sizes, config, r, err := setup(a, shim, charmDir, sizeList)
 	if err != nil {
 		return err
 	}
@@ -186,15 +189,19 @@ func runCompare(a, b, shim, charmDir, sizeList string, reps, calRuns int) error 
 	if err != nil {
 		return err
 	}
-	fmt.Printf("A = %s, B = %s; %d alternating repetitions per case.\n\n", a, b, reps)
+	fmt.Printf("A = %s, B = %s; %d alternating repetitions per case, each binary first in turn.\n\n", a, b, reps)
 	fmt.Println("| units | hook | run | A own CPU ms (median / p25) | B own CPU ms (median / p25) | A at last call ms | B at last call ms | B − A (medians) |")
 	fmt.Println("|---:|---|---|---:|---:|---:|---:|---:|")
 	for _, size := range sizes {
 		for _, hook := range bench.Hooks {
 			var own, last [2][2][]time.Duration // [binary][first/second]
-			for range reps {
-				for i, bin := range []string{a, b} {
-					r.Dispatch = bin
+			for rep := range reps {
+				for k := range 2 {
+					// Each rep swaps who goes first, so that neither
+					// binary always runs just after the other.
+					i := (k + rep) % 2
+					r.Dispatch = []string{a, b}[i]
+					bin := r.Dispatch
 					m := bench.NewModel(size, config)
 					for run := range 2 {
 						res, err := r.Run(m, hook.Name, bench.HookOptions(m, hook))
