@@ -66,25 +66,22 @@ func (c *Client) runJSON(ctx context.Context, out any, tool string, args ...stri
 func decodeFlat(doc []byte, out any) bool {
 	switch out := out.(type) {
 	case *map[string]string:
-		m, ok := flatjson.StringMap(doc)
-		if ok {
-			*out = m
-		}
-		return ok
+		return decodeInto(out, flatjson.StringMap, doc)
 	case *[]string:
-		l, ok := flatjson.Strings(doc)
-		if ok {
-			*out = l
-		}
-		return ok
+		return decodeInto(out, flatjson.Strings, doc)
 	case *string:
-		s, ok := flatjson.String(doc)
-		if ok {
-			*out = s
-		}
-		return ok
+		return decodeInto(out, flatjson.String, doc)
 	}
 	return false
+}
+
+// decodeInto stores what decode made of doc in out, when decode could.
+func decodeInto[T any](out *T, decode func([]byte) (T, bool), doc []byte) bool {
+	v, ok := decode(doc)
+	if ok {
+		*out = v
+	}
+	return ok
 }
 
 // RelationIDs lists the ids of the endpoint's relations, sorted.

@@ -105,16 +105,23 @@ func (r *ProcessRunner) Run(ctx context.Context, tool string, args []string, std
 		return nil, fmt.Errorf("cannot run %s: %w", tool, err)
 	}
 	status, err := wait(ctx, pid, pidfd)
+	// Whatever happened, the next tool's output starts where this one's
+	// ended (or, if that is unknown, at the start of the file).
+	start := r.outEnd
+	end, offErr := offset(r.out)
+	r.outEnd = end
+	if offErr != nil {
+		r.outEnd = outRewind + 1
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot wait for %s: %w", tool, err)
 	}
-	start := r.outEnd
-	if r.outEnd, err = offset(r.out); err != nil {
-		return nil, fmt.Errorf("cannot read the output of %s: %w", tool, err)
+	if offErr != nil {
+		return nil, fmt.Errorf("cannot read the output of %s: %w", tool, offErr)
 	}
 	switch {
 	case status.Exited() && status.ExitStatus() == 0:
-		return readAt(r.out, start, r.outEnd)
+		return readAt(r.out, start, end)
 	case status.Exited():
 		end, _ := offset(r.err)
 		stderr, _ := readAt(r.err, 0, end)

@@ -1,6 +1,7 @@
 package juju
 
 import (
+	"context"
 	"runtime"
 	"sync/atomic"
 	"syscall"
@@ -101,14 +102,8 @@ func (s *spawner) start(path string, argv []string, files [3]int) (pid, pidfd in
 	}
 	pid, pidfd = int(child), int(s.pidfd)
 	if e := atomic.LoadInt64(&s.plan.errno); e != 0 {
-		// The child could not exec and exited: reap it.
-		unix.Close(pidfd)
-		var status syscall.WaitStatus
-		for {
-			if _, err := syscall.Wait4(pid, &status, unix.WALL, nil); err != syscall.EINTR {
-				break
-			}
-		}
+		// The child could not exec and has exited: reap it.
+		wait(context.Background(), pid, pidfd)
 		return 0, -1, syscall.Errno(e)
 	}
 	return pid, pidfd, nil
