@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +28,12 @@ import (
 type Runner struct {
 	// Dispatch is the charm binary.
 	Dispatch string
+	// Env adds KEY=VALUE entries to the charm's environment (e.g. GODEBUG
+	// or GOGC, to compare run-time settings); empty in the published runs.
+	Env []string
+	// Stderr, when set, receives the charm's standard error after every
+	// run (with GODEBUG=inittrace=1 or gctrace=1, the run time's report).
+	Stderr   io.Writer
 	dir      string
 	toolsDir string
 	charmDir string
@@ -212,6 +219,7 @@ func (r *Runner) Run(m *jujusim.Model, hook string, opts jujusim.HookOptions) (*
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	cmd.Env = append(cmd.Env, r.Env...)
 	slices.Sort(cmd.Env)
 	cmd.Stdin = bytes.NewReader(nil)
 	var stdout, stderr bytes.Buffer
@@ -245,6 +253,9 @@ func (r *Runner) Run(m *jujusim.Model, hook string, opts jujusim.HookOptions) (*
 	}
 	waitErr := cmd.Wait()
 	records := r.server.end()
+	if r.Stderr != nil {
+		fmt.Fprintf(r.Stderr, "--- %s (%s):\n%s", hook, filepath.Base(r.Dispatch), stderr.Bytes())
+	}
 	res := &Result{Hook: hook, Stderr: stderr.String(), Calls: h.Calls(), Counts: map[string]int{},
 		Records: records, Wall: time.Duration(rep.WallNanos)}
 	var exitErr *exec.ExitError

@@ -24,7 +24,26 @@ import (
 	"github.com/tempo-coordinator/coordinator/internal/jujusim"
 )
 
+// envList collects repeated -env KEY=VALUE flags.
+type envList []string
+
+func (l *envList) String() string { return strings.Join(*l, " ") }
+
+func (l *envList) Set(kv string) error {
+	if !strings.Contains(kv, "=") {
+		return fmt.Errorf("want KEY=VALUE, got %q", kv)
+	}
+	*l = append(*l, kv)
+	return nil
+}
+
+var (
+	dispatchEnv envList
+	showStderr  = flag.Bool("stderr", false, "print the charm's standard error after every run")
+)
+
 func main() {
+	flag.Var(&dispatchEnv, "env", "KEY=VALUE added to the charm's environment (repeatable; both binaries with -compare)")
 	dispatch := flag.String("dispatch", "build/dispatch", "the built charm binary")
 	shim := flag.String("shim", "", "the hook-tool shim (bench/cmd/simtool), built")
 	charmDir := flag.String("charm", ".", "directory with the charm's metadata.yaml and config.yaml")
@@ -87,6 +106,10 @@ func setup(dispatch, shim, charmDir, sizeList string) ([]bench.Size, map[string]
 	r, err := bench.NewRunner(dispatch, shim, charmDir)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	r.Env = dispatchEnv
+	if *showStderr {
+		r.Stderr = os.Stderr
 	}
 	return sizes, config, r, nil
 }
