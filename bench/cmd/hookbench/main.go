@@ -150,6 +150,9 @@ func run(dispatch, shim, floor, charmDir, sizeList string, reps, repsLarge, calR
 			second := &bench.Case{Size: size, Hook: hook.Name, Second: true}
 			for range n {
 				m := bench.NewModel(size, config)
+				if err := r.Warm(size, config, hook); err != nil {
+					return err
+				}
 				for _, c := range []*bench.Case{first, second} {
 					res, err := r.Run(m, hook.Name, bench.HookOptions(m, hook))
 					if err != nil {
@@ -181,6 +184,9 @@ func run(dispatch, shim, floor, charmDir, sizeList string, reps, repsLarge, calR
 		c := &bench.Case{Size: size, Hook: "update-status", Second: true}
 		for range n {
 			m := bench.NewModel(size, config)
+			if err := r.Warm(size, config, bench.Hooks[2]); err != nil {
+				return err
+			}
 			res, err := r.Run(m, c.Hook, jujusim.HookOptions{})
 			if err != nil {
 				return err
@@ -226,6 +232,9 @@ func runCompare(a, b, shim, charmDir, sizeList string, reps, calRuns int) error 
 					r.Dispatch = []string{a, b}[i]
 					bin := r.Dispatch
 					m := bench.NewModel(size, config)
+					if err := r.Warm(size, config, hook); err != nil {
+						return err
+					}
 					for run := range 2 {
 						res, err := r.Run(m, hook.Name, bench.HookOptions(m, hook))
 						if err != nil {
