@@ -119,6 +119,9 @@ type Result struct {
 	// CPU is user+sys from wait4's rusage: the dispatch process plus every
 	// child it waited for, i.e. the shims.
 	CPU time.Duration
+	// Own is the dispatch process's own CPU as its process CPU clock read
+	// at exit (exact; 0 if the launcher could not read it).
+	Own time.Duration
 	// MaxRSSKB is wait4's ru_maxrss: the maximum of the dispatch process's
 	// own peak, its waited-for children's (Linux reports the larger) and
 	// its parent's before exec (the small launcher's).
@@ -168,10 +171,21 @@ func (r *Result) CharmAtLastCall() (time.Duration, int64) {
 	return cpu, hwm
 }
 
-// OwnCPU is the dispatch process's own CPU: wait4's user+sys minus what
-// each shim reported for itself and the shims' calibrated exit cost (the
-// CPU a shim spends after its report, which wait4 counts too).
+// OwnCPU is the dispatch process's own CPU: exact (Own) when the launcher
+// could read it, else derived from wait4 (Wait4OwnCPU).
 func (r *Result) OwnCPU(cal Calibration) time.Duration {
+	if r.Own > 0 {
+		return r.Own
+	}
+	return r.Wait4OwnCPU(cal)
+}
+
+// Wait4OwnCPU derives the dispatch process's own CPU from wait4's
+// user+sys: minus what each shim reported for itself and the shims'
+// calibrated exit cost (the CPU a shim spends after its report, which
+// wait4 counts too). A cross-check of Own; a calibration error of a few
+// µs is multiplied by the number of calls.
+func (r *Result) Wait4OwnCPU(cal Calibration) time.Duration {
 	return r.CPU - r.ToolsCPU() - time.Duration(len(r.Records))*cal.ExitCPU
 }
 
@@ -285,6 +299,7 @@ func (r *Runner) Run(m *jujusim.Model, hook string, opts jujusim.HookOptions) (*
 	m.End(h, res.ExitCode == 0)
 	res.CPU = time.Duration(rep.UserMicros+rep.SystemMicros) * time.Microsecond
 	res.MaxRSSKB = rep.MaxRSSKB
+	res.Own = time.Duration(rep.OwnNanos)
 	for _, c := range res.Calls {
 		res.Counts[c.Tool]++
 		bytes := c.StdinLen

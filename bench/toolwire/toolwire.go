@@ -61,8 +61,9 @@ func WantsStdin(args []string) bool {
 const LaunchName = "hookbench-launch"
 
 // LaunchReport is what the launcher writes to its file descriptor 3 after
-// the charm process it started exited: the charm's wall time and wait4
-// rusage. The launcher first writes the charm's pid on a line of its own.
+// the charm process it started exited: the charm's wall time, wait4
+// rusage and own CPU. The launcher first writes the charm's pid on a line
+// of its own.
 //
 // The launcher exists because Linux's ru_maxrss of a child includes the
 // peak RSS of the memory it had before exec, i.e. of the parent that
@@ -74,4 +75,9 @@ type LaunchReport struct {
 	SystemMicros int64 `json:"sys-us"`
 	MaxRSSKB     int64 `json:"maxrss-kb"`
 	ExitCode     int   `json:"exit-code"`
+	// OwnNanos is the charm's own CPU time, all its threads and none of
+	// its children: its process CPU clock (CPUCLOCK_SCHED, the scheduler's
+	// exact run time), read after it exited and before it was reaped.
+	// 0 when the clock could not be read.
+	OwnNanos int64 `json:"own-ns"`
 }
