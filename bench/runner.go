@@ -213,22 +213,22 @@ func (r *Result) Extra() map[string]int {
 	return out
 }
 
-// Warm runs hook once, unmeasured, on a scratch model of the given size,
-// so that the measured hook that follows starts in the same state as a
-// second hook does: just after a hook run of the same binary (binary
-// pages, tool shim and server warm), not just after the benchmark built
-// a model. Without it, first hooks paid ≈ 1 ms of cold start-up that
-// second hooks did not.
-func (r *Runner) Warm(size Size, config map[string]any, hook Hook) error {
-	m := NewModel(size, config)
-	res, err := r.Run(m, hook.Name, HookOptions(m, hook))
+// NewWarmModel returns a fresh model of the given size, with the config,
+// after running hook once, unmeasured, on a scratch model of the same
+// size: the measured hook that follows then starts in the same state as a
+// second hook does, just after a hook run of the same binary (binary
+// pages, tool shim and server warm), not just after the benchmark built a
+// model. Without it, first hooks paid a colder start-up than second hooks.
+func (r *Runner) NewWarmModel(size Size, config map[string]any, hook Hook) (*jujusim.Model, error) {
+	scratch := NewModel(size, config)
+	res, err := r.Run(scratch, hook.Name, HookOptions(scratch, hook))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if res.ExitCode != 0 {
-		return fmt.Errorf("warm-up %s: exit %d\n%s", hook.Name, res.ExitCode, res.Stderr)
+		return nil, fmt.Errorf("warm-up %s: exit %d\n%s", hook.Name, res.ExitCode, res.Stderr)
 	}
-	return nil
+	return NewModel(size, config), nil
 }
 
 // Run runs one hook against m and commits its writes iff it exits 0.

@@ -389,20 +389,3 @@ func answers(client *http.Client, url string) (bool, string) {
 	resp.Body.Close()
 	return true, ""
 }
-
-// get reports whether GET url answered 200, or why not.
-func get(client *http.Client, url string) (bool, string) {
-	ctx, cancel := context.WithTimeout(context.Background(), client.Timeout)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := client.Do(req)
-	if err != nil {
-		return false, err.Error()
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
-	if resp.StatusCode != http.StatusOK {
-		return false, fmt.Sprintf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
-	}
-	return true, ""
-}

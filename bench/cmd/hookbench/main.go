@@ -149,8 +149,8 @@ func run(dispatch, shim, floor, charmDir, sizeList string, reps, repsLarge, calR
 			first := &bench.Case{Size: size, Hook: hook.Name}
 			second := &bench.Case{Size: size, Hook: hook.Name, Second: true}
 			for range n {
-				m := bench.NewModel(size, config)
-				if err := r.Warm(size, config, hook); err != nil {
+				m, err := r.NewWarmModel(size, config, hook)
+				if err != nil {
 					return err
 				}
 				for _, c := range []*bench.Case{first, second} {
@@ -183,8 +183,8 @@ func run(dispatch, shim, floor, charmDir, sizeList string, reps, repsLarge, calR
 		}
 		c := &bench.Case{Size: size, Hook: "update-status", Second: true}
 		for range n {
-			m := bench.NewModel(size, config)
-			if err := r.Warm(size, config, bench.Hooks[2]); err != nil {
+			m, err := r.NewWarmModel(size, config, bench.Hooks[2])
+			if err != nil {
 				return err
 			}
 			res, err := r.Run(m, c.Hook, jujusim.HookOptions{})
@@ -231,8 +231,8 @@ func runCompare(a, b, shim, charmDir, sizeList string, reps, calRuns int) error 
 					i := (k + rep) % 2
 					r.Dispatch = []string{a, b}[i]
 					bin := r.Dispatch
-					m := bench.NewModel(size, config)
-					if err := r.Warm(size, config, hook); err != nil {
+					m, err := r.NewWarmModel(size, config, hook)
+					if err != nil {
 						return err
 					}
 					for run := range 2 {
