@@ -33,6 +33,25 @@ func BenchmarkProcessRunner(b *testing.B) {
 	b.ReportMetric(float64(selfCPU()-before)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
 }
 
+// BenchmarkExecCommand is BenchmarkProcessRunner's call made the standard
+// library's way (os/exec with a buffer for stdout, which takes a pipe and
+// a goroutine), for comparison.
+func BenchmarkExecCommand(b *testing.B) {
+	tool, err := exec.LookPath("true")
+	if err != nil {
+		b.Skip("no true on PATH")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	before := selfCPU()
+	for b.Loop() {
+		if _, err := exec.CommandContext(ctx, tool, "--format=json").Output(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(selfCPU()-before)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
+}
+
 // selfCPU is this process's user+sys time, excluding its children's.
 func selfCPU() time.Duration {
 	var ru syscall.Rusage
