@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/canonical/pebble/client"
@@ -27,7 +28,11 @@ const (
 	NginxCandidatePath = "/etc/nginx/nginx.conf.candidate"
 )
 
-var nginxVersionRE = regexp.MustCompile(`nginx/([0-9][^\s]*)`)
+// nginxVersionRE finds the version in `nginx -v`'s output. The patterns
+// of this file are compiled when first used, not at every hook's start.
+var nginxVersionRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`nginx/([0-9][^\s]*)`)
+})
 
 // NginxFacts detects what the nginx config depends on: nginx's version
 // (`nginx -v`, which prints "nginx version: nginx/1.22.1" on stderr), IPv6
@@ -50,7 +55,7 @@ func (c *Container) nginxFacts(ctx context.Context) (coordinator.NginxFacts, err
 	if res.exitCode != 0 {
 		return f, fmt.Errorf("cannot detect nginx version: nginx -v exited with %d: %s", res.exitCode, strings.TrimSpace(res.stderr+res.stdout))
 	}
-	if m := nginxVersionRE.FindStringSubmatch(res.stderr + res.stdout); m != nil {
+	if m := nginxVersionRE().FindStringSubmatch(res.stderr + res.stdout); m != nil {
 		f.Version = m[1]
 	}
 	inet6, ok, err := c.readFile(ctx, "/proc/net/if_inet6")
@@ -235,11 +240,14 @@ func (c *Container) applyNginx(ctx context.Context, p NginxPlan) (NginxResult, e
 	return res, nil
 }
 
-var pidDirectiveRE = regexp.MustCompile(`(?m)^\s*pid\s+([^;\s]+)\s*;`)
+// pidDirectiveRE finds nginx.conf's pid directive.
+var pidDirectiveRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^\s*pid\s+([^;\s]+)\s*;`)
+})
 
 // pidPath returns the pid file nginx.conf configures, or "".
 func pidPath(config []byte) string {
-	if m := pidDirectiveRE.FindSubmatch(config); m != nil {
+	if m := pidDirectiveRE().FindSubmatch(config); m != nil {
 		return string(m[1])
 	}
 	return ""

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
@@ -27,8 +28,11 @@ const (
 )
 
 // durationPattern is the syntax the reference charm accepts for the three
-// options: "0", or a number and one unit.
-var durationPattern = regexp.MustCompile(`^(0|[0-9]+(y|w|d|h|m|s|ms))$`)
+// options: "0", or a number and one unit. It is compiled when first used,
+// not at every hook's start.
+var durationPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(0|[0-9]+(y|w|d|h|m|s|ms))$`)
+})
 
 // unitLength is the length of each unit, as Prometheus' model.Duration
 // (which parses retention_period) counts them: a year is 365 days.
@@ -105,7 +109,7 @@ func ParseOptions(config map[string]any) (Options, []string) {
 // Lengths that overflow a Go time.Duration (about 292 years), which
 // Pyroscope parses every option into, are refused.
 func parseDuration(s string) (time.Duration, error) {
-	if !durationPattern.MatchString(s) {
+	if !durationPattern().MatchString(s) {
 		return 0, fmt.Errorf("%q is not a duration such as 12h, 15m or 1d", s)
 	}
 	if s == "0" {
