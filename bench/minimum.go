@@ -17,7 +17,9 @@ import (
 //   - one relation-ids per endpoint the charm observes that has at least
 //     one relation (an endpoint without relations needs no call at all
 //     when the charm knows it is empty, which is what goal-state is for);
-//   - one relation-list per relation of those endpoints;
+//   - one relation-list per relation of those endpoints whose databags
+//     are read (it names them; an endpoint where the charm only writes,
+//     such as peers, needs none);
 //   - one relation-get per remote application databag and per remote
 //     unit databag the endpoint needs (Endpoint.AppData, .UnitData);
 //   - one config-get and one is-leader;
@@ -70,7 +72,9 @@ func minimumReads(endpoints []coordinator.Endpoint, m *jujusim.Model) Minimum {
 		}
 		min["relation-ids"]++
 		for _, r := range rels {
-			min["relation-list"]++
+			if ep.AppData || ep.UnitData {
+				min["relation-list"]++
+			}
 			if ep.AppData {
 				min["relation-get"]++
 			}

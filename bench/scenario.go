@@ -26,7 +26,7 @@ import (
 
 // Size is one cluster size: Units worker units spread over Apps worker
 // applications, related to the coordinator over tempo-cluster, plus an s3
-// relation to an s3-integrator.
+// relation to an s3-integrator and the coordinator's peer relation.
 type Size struct {
 	Units, Apps int
 }
@@ -117,6 +117,9 @@ func NewModel(size Size, config map[string]any) *jujusim.Model {
 		"secret-key":   "wJalrXUtnFEMI/K7MDENGbPxRfiCYEXAMPLEKEY",
 		"s3-uri-style": "path",
 	}, map[string]map[string]string{"s3-integrator/0": {}})
+	// Juju creates the peer relation with the application; a single
+	// coordinator unit is alone in it.
+	m.AddRelation("peers", "tempo", nil, nil)
 	return m
 }
 

@@ -61,7 +61,8 @@ func (c *Charm) observe(ctx context.Context, hc *juju.Context) (*observation, er
 
 // observeRelations reads every relation of the endpoints the product cares
 // about. goal-state (one call) tells which endpoints have relations, so
-// the others cost nothing.
+// the others cost nothing; it never lists the peer relation, which is
+// always looked up.
 func (c *Charm) observeRelations(ctx context.Context, hc *juju.Context, o *coordinator.Observed) error {
 	var present map[string]bool
 	if goal, err := c.Juju.GoalState(ctx); err == nil {
@@ -71,7 +72,7 @@ func (c *Charm) observeRelations(ctx context.Context, hc *juju.Context, o *coord
 		}
 	}
 	for _, ep := range c.Product.Endpoints() {
-		if present != nil && !present[ep.Name] {
+		if present != nil && !ep.Peer && !present[ep.Name] {
 			continue
 		}
 		ids, err := c.Juju.RelationIDs(ctx, ep.Name)
@@ -98,6 +99,11 @@ func (c *Charm) observeRelations(ctx context.Context, hc *juju.Context, o *coord
 func (c *Charm) readRelation(ctx context.Context, ep coordinator.Endpoint, id int) (coordinator.Relation, error) {
 	ref := coordinator.RelationRef(ep.Name, id)
 	rel := coordinator.Relation{ID: id, Endpoint: ep.Name, Units: map[string]map[string]string{}}
+	if !ep.AppData && !ep.UnitData {
+		// Nothing to read (the peer relation: the charm only writes its
+		// own unit's databag there), so the units need not be listed.
+		return rel, nil
+	}
 	units, err := c.Juju.RelationList(ctx, ref)
 	if err != nil {
 		return rel, fmt.Errorf("cannot list units of %s: %w", ref, err)

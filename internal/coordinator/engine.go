@@ -24,6 +24,9 @@ type Endpoint struct {
 	AppData bool
 	// UnitData: read every remote unit's databag.
 	UnitData bool
+	// Peer marks the peer endpoint. goal-state never lists peer
+	// relations, so the charm cannot learn from it whether one exists.
+	Peer bool
 }
 
 // Endpoints lists what the engine observes for a product, in a fixed order.
@@ -31,7 +34,7 @@ func (p *Product) Endpoints() []Endpoint {
 	return append([]Endpoint{
 		{Name: p.ClusterEndpoint, AppData: true, UnitData: true},
 		{Name: S3Endpoint, AppData: true},
-		{Name: PeersEndpoint},
+		{Name: PeersEndpoint, Peer: true},
 	}, p.ExtraEndpoints...)
 }
 

@@ -1092,18 +1092,21 @@ func goalState(t *toolCtx) error {
 		if r.Broken {
 			continue
 		}
+		if r.RemoteApp == t.m.App() {
+			// Juju lists the application's other units, but never a peer
+			// relation (the uniter facade's goalStateRelations skips
+			// relations with a single endpoint).
+			for _, u := range r.Units() {
+				units[u] = entry("active")
+			}
+			continue
+		}
 		eps := relations[r.Endpoint]
 		if eps == nil {
 			eps = map[string]any{}
 			relations[r.Endpoint] = eps
 		}
-		if r.RemoteApp == t.m.App() {
-			for _, u := range r.Units() {
-				units[u] = entry("active")
-			}
-		} else {
-			eps[r.RemoteApp] = entry("joined")
-		}
+		eps[r.RemoteApp] = entry("joined")
 		for _, u := range r.Units() {
 			eps[u] = entry("active")
 		}

@@ -384,15 +384,29 @@ func TestCallsStayNearTheMinimum(t *testing.T) {
 	e := newEnv(t, "tempo-coordinator-k8s", true)
 	w := e.addWorker("tempo-worker", "all", "10.1.0.6", "10.1.0.7", "10.1.0.8")
 	e.addS3()
+	e.h.Model.AddRelation("peers", "tempo", nil, nil) // Juju creates it with the application
 	e.hook("config-changed", jujusim.HookOptions{})
 	res := e.hook("tempo-cluster-relation-changed", jujusim.HookOptions{Relation: w, RemoteUnit: "tempo-worker/0"})
-	// goal-state; relation-ids x2 (cluster, s3); relation-list x2; relation-get: 1 app + 3 units (cluster) + 1 app (s3);
-	// is-leader, config-get, state-get.
+	// goal-state; relation-ids x3 (cluster, s3, and peers, which goal-state never lists); relation-list x2 (none for
+	// peers, where nothing is read); relation-get: 1 app + 3 units (cluster) + 1 app (s3); is-leader, config-get,
+	// state-get.
 	want := []string{"config-get", "goal-state", "is-leader", "relation-get", "relation-ids", "relation-list", "state-get"}
 	got := slices.Sorted(maps.Keys(res.Counts))
 	assert.Equal(t, want, got, "%v", res.Tools())
+	assert.Equal(t, 3, res.Counts["relation-ids"])
+	assert.Equal(t, 2, res.Counts["relation-list"])
 	assert.Equal(t, 5, res.Counts["relation-get"])
-	assert.Len(t, res.Calls, 13, "%v", res.Tools())
+	assert.Len(t, res.Calls, 14, "%v", res.Tools())
+}
+
+// TestLoneUnitPublishesItsHostname: goal-state never lists the peer
+// relation, so a coordinator must look it up itself, even when it has no
+// other unit yet (as Juju creates the relation with the application).
+func TestLoneUnitPublishesItsHostname(t *testing.T) {
+	e := newEnv(t, "tempo-coordinator-k8s", true)
+	peers := e.h.Model.AddRelation("peers", "tempo", nil, nil)
+	e.hook("install", jujusim.HookOptions{})
+	assert.Equal(t, "tempo-0.tempo-endpoints.test-model.svc.cluster.local", peers.LocalUnitData["hostname"])
 }
 
 // TestObservedEndpointsAreDeclared checks that every endpoint the engine

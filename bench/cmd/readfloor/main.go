@@ -1,8 +1,9 @@
 // Command readfloor is the floor the hook benchmark compares the charm
 // with: a minimal Go program that makes exactly the reads an unchanged
 // hook of the charm makes (goal-state, state-get, config-get, is-leader,
-// then relation-ids per endpoint with relations, relation-list per
-// relation and relation-get per remote databag the endpoint needs),
+// then relation-ids per endpoint with relations and for peers, which
+// goal-state never lists, relation-list per relation whose databags are
+// read and relation-get per remote databag the endpoint needs),
 // through the charm's own juju.Client and juju.ProcessRunner, and does
 // nothing else: no rendering, no Pebble, no writes. The charm's cost above
 // this program's is what its own logic costs.
@@ -50,7 +51,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	for _, ep := range product.Endpoints() {
-		if len(goal.Relations[ep.Name]) == 0 {
+		if !ep.Peer && len(goal.Relations[ep.Name]) == 0 {
 			continue
 		}
 		ids, err := c.RelationIDs(ctx, ep.Name)
@@ -58,6 +59,9 @@ func run(ctx context.Context) error {
 			return err
 		}
 		for _, id := range ids {
+			if !ep.AppData && !ep.UnitData {
+				continue
+			}
 			rel := ep.Name + ":" + strconv.Itoa(id)
 			units, err := c.RelationList(ctx, rel)
 			if err != nil {
