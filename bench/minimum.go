@@ -72,7 +72,7 @@ func minimumReads(endpoints []coordinator.Endpoint, m *jujusim.Model) Minimum {
 		}
 		min["relation-ids"]++
 		for _, r := range rels {
-			if ep.AppData || ep.UnitData {
+			if ep.ReadsData() {
 				min["relation-list"]++
 			}
 			if ep.AppData {

@@ -99,7 +99,7 @@ func (c *Charm) observeRelations(ctx context.Context, hc *juju.Context, o *coord
 func (c *Charm) readRelation(ctx context.Context, ep coordinator.Endpoint, id int) (coordinator.Relation, error) {
 	ref := coordinator.RelationRef(ep.Name, id)
 	rel := coordinator.Relation{ID: id, Endpoint: ep.Name, Units: map[string]map[string]string{}}
-	if !ep.AppData && !ep.UnitData {
+	if !ep.ReadsData() {
 		// Nothing to read (the peer relation: the charm only writes its
 		// own unit's databag there), so the units need not be listed.
 		return rel, nil

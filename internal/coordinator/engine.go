@@ -29,6 +29,10 @@ type Endpoint struct {
 	Peer bool
 }
 
+// ReadsData reports whether the charm reads any databag of the endpoint's
+// relations (and so needs their units listed).
+func (e Endpoint) ReadsData() bool { return e.AppData || e.UnitData }
+
 // Endpoints lists what the engine observes for a product, in a fixed order.
 func (p *Product) Endpoints() []Endpoint {
 	return append([]Endpoint{

@@ -59,7 +59,7 @@ func run(ctx context.Context) error {
 			return err
 		}
 		for _, id := range ids {
-			if !ep.AppData && !ep.UnitData {
+			if !ep.ReadsData() {
 				continue
 			}
 			rel := ep.Name + ":" + strconv.Itoa(id)
