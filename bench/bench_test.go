@@ -2,9 +2,12 @@ package bench
 
 import (
 	"maps"
+	"path/filepath"
+	"reflect"
 	"os"
 	"testing"
 
+	"github.com/tempo-coordinator/coordinator/bench/replay"
 	"github.com/tempo-coordinator/coordinator/internal/jujusim"
 )
 
@@ -84,4 +87,40 @@ func checkBound(t *testing.T, size Size, hook Hook, which string, res *Result) {
 	extra := res.Extra()
 	t.Errorf("%d units, %s %s: %d calls > minimum %d + 3\nmeasured: %v\nminimum:  %v\nbeyond the minimum: %v",
 		size.Units, which, hook.Name, calls, min, countsString(res.Counts), res.Minimum, extra)
+}
+
+// TestFloorReplaysTheFirstHook checks the first-hook floor: the read floor
+// replaying a charm's first-hook writes makes the same calls, tool by
+// tool, and leaves a fresh model exactly as the charm left its own.
+func TestFloorReplaysTheFirstHook(t *testing.T) {
+	r := newTestRunner(t)
+	config, err := ConfigDefaults("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, hook := Sizes[1], Hooks[2]
+	charmModel := NewModel(size, config)
+	charm := run(t, r, charmModel, hook)
+
+	writes := filepath.Join(t.TempDir(), "writes")
+	if err := os.WriteFile(writes, replay.Encode(charm.Writes()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.Dispatch = jujusim.Build(t, "github.com/tempo-coordinator/coordinator/bench/cmd/readfloor")
+	r.Env = []string{replay.Env + "=" + writes}
+	floorModel := NewModel(size, config)
+	floor := run(t, r, floorModel, hook)
+
+	if !maps.Equal(floor.Counts, charm.Counts) {
+		t.Errorf("floor calls %v, charm calls %v", countsString(floor.Counts), countsString(charm.Counts))
+	}
+	if got, want := takeSnapshot(floorModel), takeSnapshot(charmModel); !reflect.DeepEqual(got, want) {
+		t.Errorf("the floor left the model as\n%+v\nthe charm left it as\n%+v", got, want)
+	}
+	if !maps.Equal(floorModel.State, charmModel.State) {
+		t.Errorf("floor unit state %v, charm's %v", floorModel.State, charmModel.State)
+	}
+	if len(takeSnapshot(charmModel).ports) == 0 {
+		t.Errorf("the charm's first hook opened no port: the replay is not exercised")
+	}
 }

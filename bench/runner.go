@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tempo-coordinator/coordinator/bench/replay"
 	"github.com/tempo-coordinator/coordinator/bench/toolwire"
 	"github.com/tempo-coordinator/coordinator/internal/coordinator/tempo"
 	"github.com/tempo-coordinator/coordinator/internal/juju"
@@ -439,4 +440,16 @@ func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// Writes are the hook's write calls (see IsWrite) in the order it made
+// them, for the read floor to replay.
+func (r *Result) Writes() []replay.Call {
+	var calls []replay.Call
+	for _, rec := range r.Records {
+		if IsWrite(rec.Tool) {
+			calls = append(calls, replay.Call{Tool: rec.Tool, Args: rec.Args, Stdin: rec.Stdin})
+		}
+	}
+	return calls
 }

@@ -23,6 +23,11 @@ import (
 // CallRecord is what the tool server measured for one hook-tool call.
 type CallRecord struct {
 	Tool string
+	// Args and Stdin are the call as the charm made it (Stdin nil when it
+	// read none), kept for write tools only (see IsWrite): the read floor
+	// replays a first hook's writes.
+	Args  []string
+	Stdin []byte
 	// Handling is the server's time for the call, from the request read
 	// to the answer sent (the simulated controller's work).
 	Handling time.Duration
@@ -119,6 +124,12 @@ func (s *toolServer) handle(conn net.Conn) {
 	hook, context, pid := s.hook, s.context, s.pid
 	s.mu.Unlock()
 	rec := CallRecord{Tool: req.Tool}
+	if IsWrite(req.Tool) {
+		rec.Args = req.Args
+		if req.HasStdin {
+			rec.Stdin = append([]byte{}, req.Stdin...)
+		}
+	}
 	var resp toolwire.Response
 	switch {
 	case hook == nil || req.ContextID != context:
@@ -191,4 +202,14 @@ func processStats(pid int) (cpu time.Duration, hwmKB int64) {
 		}
 	}
 	return cpu, hwmKB
+}
+
+// IsWrite reports whether a hook tool changes the model (what a hook
+// commits), as opposed to reading it.
+func IsWrite(tool string) bool {
+	switch tool {
+	case "relation-set", "state-set", "state-delete", "status-set", "open-port", "close-port", "application-version-set":
+		return true
+	}
+	return false
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tempo-coordinator/coordinator/bench"
+	"github.com/tempo-coordinator/coordinator/bench/replay"
 	"github.com/tempo-coordinator/coordinator/internal/jujusim"
 )
 
@@ -172,35 +173,72 @@ func run(dispatch, shim, floor, charmDir, sizeList string, reps, repsLarge, calR
 	if floor == "" {
 		return nil
 	}
-	// The floor: the same reads as an unchanged update-status, by a
-	// program that does nothing else.
+	// The floors: a program that makes the same reads as an unchanged
+	// update-status and nothing else, then the same program replaying
+	// after its reads the writes of the charm's first update-status.
 	r.Dispatch = floor
-	var floors []*bench.Case
+	baseEnv := r.Env
+	var floors []bench.Floor
 	for _, size := range sizes {
 		n := reps
 		if size.Units >= 1000 {
 			n = repsLarge
 		}
-		c := &bench.Case{Size: size, Hook: "update-status", Second: true}
-		for range n {
-			m, err := r.NewWarmModel(size, config, bench.Hooks[2])
-			if err != nil {
-				return err
-			}
-			res, err := r.Run(m, c.Hook, jujusim.HookOptions{})
-			if err != nil {
-				return err
-			}
-			if res.ExitCode != 0 {
-				return fmt.Errorf("read floor, %d units: exit %d\n%s", size.Units, res.ExitCode, res.Stderr)
-			}
-			c.Runs = append(c.Runs, res)
+		writes, err := firstHookWrites(cases, size)
+		if err != nil {
+			return err
 		}
+		defer os.Remove(writes)
+		f := bench.Floor{
+			Reads:  &bench.Case{Size: size, Hook: "update-status", Second: true},
+			Writes: &bench.Case{Size: size, Hook: "update-status"},
+		}
+		for range n {
+			for _, c := range []*bench.Case{f.Reads, f.Writes} {
+				r.Env = baseEnv
+				if c == f.Writes {
+					r.Env = append(slices.Clone(baseEnv), replay.Env+"="+writes)
+				}
+				m, err := r.NewWarmModel(size, config, bench.Hooks[2])
+				if err != nil {
+					return err
+				}
+				res, err := r.Run(m, c.Hook, jujusim.HookOptions{})
+				if err != nil {
+					return err
+				}
+				if res.ExitCode != 0 {
+					return fmt.Errorf("read floor, %d units: exit %d\n%s", size.Units, res.ExitCode, res.Stderr)
+				}
+				c.Runs = append(c.Runs, res)
+			}
+		}
+		r.Env = baseEnv
 		fmt.Fprintf(os.Stderr, "hookbench: %d units, read floor done\n", size.Units)
-		floors = append(floors, c)
+		floors = append(floors, f)
 	}
 	bench.WriteFloorTable(os.Stdout, floors, cases, cal)
 	return nil
+}
+
+// firstHookWrites writes to a temporary file the write calls of the
+// charm's first update-status at this size (its first repetition), in
+// the read floor's replay format, and returns the file's path.
+func firstHookWrites(cases []*bench.Case, size bench.Size) (string, error) {
+	for _, c := range cases {
+		if c.Size == size && c.Hook == "update-status" && !c.Second && len(c.Runs) > 0 {
+			f, err := os.CreateTemp("", "hookbench-writes-*")
+			if err != nil {
+				return "", err
+			}
+			defer f.Close()
+			if _, err := f.Write(replay.Encode(c.Runs[0].Writes())); err != nil {
+				return "", err
+			}
+			return f.Name(), f.Close()
+		}
+	}
+	return "", fmt.Errorf("no first update-status at %d units to take the writes from", size.Units)
 }
 
 // runCompare runs binaries a and b alternately, rep by rep and in turns

@@ -7,6 +7,10 @@
 // through the charm's own juju.Client and juju.ProcessRunner, and does
 // nothing else: no rendering, no Pebble, no writes. The charm's cost above
 // this program's is what its own logic costs.
+//
+// With READFLOOR_REPLAY naming a file of calls (package bench/replay), it
+// then makes those calls as they are: given a charm's first-hook writes,
+// it is the floor of a first hook.
 package main
 
 import (
@@ -15,6 +19,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/tempo-coordinator/coordinator/bench/replay"
 	"github.com/tempo-coordinator/coordinator/internal/juju"
 	"github.com/tempo-coordinator/coordinator/internal/products"
 )
@@ -79,6 +84,21 @@ func run(ctx context.Context) error {
 						return err
 					}
 				}
+			}
+		}
+	}
+	if path := os.Getenv(replay.Env); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		calls, err := replay.Decode(data)
+		if err != nil {
+			return err
+		}
+		for _, call := range calls {
+			if _, err := tools.Run(ctx, call.Tool, call.Args, call.Stdin); err != nil {
+				return err
 			}
 		}
 	}
