@@ -2,9 +2,9 @@ package bench
 
 import (
 	"maps"
+	"os"
 	"path/filepath"
 	"reflect"
-	"os"
 	"testing"
 
 	"github.com/tempo-coordinator/coordinator/bench/replay"
