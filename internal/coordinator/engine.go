@@ -35,11 +35,11 @@ func (e Endpoint) ReadsData() bool { return e.AppData || e.UnitData }
 
 // Endpoints lists what the engine observes for a product, in a fixed order.
 func (p *Product) Endpoints() []Endpoint {
-	return append([]Endpoint{
+	return slices.Concat([]Endpoint{
 		{Name: p.ClusterEndpoint, AppData: true, UnitData: true},
 		{Name: S3Endpoint, AppData: true},
 		{Name: PeersEndpoint, Peer: true},
-	}, p.ExtraEndpoints...)
+	}, p.ExtraEndpoints, p.listingEndpoints())
 }
 
 // Desired is the state the charm wants after a hook, computed from
@@ -156,6 +156,7 @@ func Reconcile(p *Product, o *Observed) *Desired {
 			d.Databags = append(d.Databags, S3Request(rel))
 		}
 		d.Databags = append(d.Databags, plan.ProviderData(in)...)
+		d.Databags = append(d.Databags, listingDatabags(p, o, in)...)
 	}
 	for _, rel := range o.Relations[PeersEndpoint] {
 		d.Databags = append(d.Databags, DatabagWrite{Endpoint: PeersEndpoint, RelationID: rel.ID,

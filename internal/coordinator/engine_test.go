@@ -325,6 +325,38 @@ func engineScenarios() []engineScenario {
 				t.Errorf("worker ports %+v", c)
 			}
 		}},
+		{"listings", func() *coordinator.Observed {
+			return observed([]coordinator.Relation{worker(1, "tempo-worker", "all", 1)}, withS3(listingRelations()))
+		}, func(t *testing.T, d *coordinator.Desired) {
+			gs := find(d, coordinator.GrafanaSourceEndpoint)
+			if len(gs) != 1 || !gs[0].App || gs[0].Data["grafana_source_app_host"] != "http://tempo.m.svc.cluster.local:3200" ||
+				gs[0].Data["grafana_source_data"] != `{"model":"m","model_uuid":"11111111-1111-4111-8111-111111111111","application":"tempo","type":"tempo","extra_fields":null,"secure_extra_fields":null}` {
+				t.Errorf("grafana-source databag %+v", gs)
+			}
+			cat := find(d, coordinator.CatalogueEndpoint)
+			if len(cat) != 1 || !cat[0].App || cat[0].Data["name"] != "Tempo (tempo)" || cat[0].Data["url"] != "" ||
+				!strings.Contains(cat[0].Data["api_endpoints"], `"Status":"http://tempo.m.svc.cluster.local:3200/status"`) {
+				t.Errorf("catalogue databag %+v", cat)
+			}
+		}},
+		{"listings-non-leader", func() *coordinator.Observed {
+			o := observed([]coordinator.Relation{worker(1, "tempo-worker", "all", 1)}, withS3(listingRelations()))
+			o.Leader = false
+			return o
+		}, func(t *testing.T, d *coordinator.Desired) {
+			if w := append(find(d, coordinator.GrafanaSourceEndpoint), find(d, coordinator.CatalogueEndpoint)...); len(w) != 0 {
+				t.Errorf("a non-leader wrote %+v", w)
+			}
+		}},
+		{"listings-no-address", func() *coordinator.Observed {
+			o := observed([]coordinator.Relation{worker(1, "tempo-worker", "all", 1)}, withS3(listingRelations()))
+			o.AppFQDN = ""
+			return o
+		}, func(t *testing.T, d *coordinator.Desired) {
+			if w := append(find(d, coordinator.GrafanaSourceEndpoint), find(d, coordinator.CatalogueEndpoint)...); len(w) != 0 {
+				t.Errorf("published without an address: %+v", w)
+			}
+		}},
 		{"invalid-retention", func() *coordinator.Observed {
 			o := observed([]coordinator.Relation{worker(1, "tempo-worker", "all", 1)}, withS3(nil))
 			o.Config = map[string]any{"retention-period": -3.0}
@@ -345,6 +377,15 @@ func engineScenarios() []engineScenario {
 				t.Errorf("nginx=%v config=%v: the workers do not need nginx", d.Nginx, d.WorkerConfig != nil)
 			}
 		}},
+	}
+}
+
+// listingRelations relates Grafana (grafana-source) and a catalogue, which
+// publish nothing the coordinator reads.
+func listingRelations() map[string][]coordinator.Relation {
+	return map[string][]coordinator.Relation{
+		coordinator.GrafanaSourceEndpoint: {{ID: 11, Endpoint: coordinator.GrafanaSourceEndpoint, RemoteApp: "grafana"}},
+		coordinator.CatalogueEndpoint:     {{ID: 12, Endpoint: coordinator.CatalogueEndpoint, RemoteApp: "catalogue"}},
 	}
 }
 

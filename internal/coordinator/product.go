@@ -21,6 +21,10 @@ type Product struct {
 	// ExtraEndpoints are the product-only endpoints the engine observes
 	// (e.g. tracing for Tempo).
 	ExtraEndpoints []Endpoint
+	// GrafanaSource, when set, is offered to Grafana over grafana-source.
+	GrafanaSource *GrafanaSource
+	// Catalogue, when set, is the product's entry in a catalogue.
+	Catalogue *CatalogueItem
 	// Plan reads the product's config options and product-only relations
 	// and returns what the engine needs to render and publish.
 	Plan func(o *Observed) Plan

@@ -409,6 +409,38 @@ func TestLoneUnitPublishesItsHostname(t *testing.T) {
 	assert.Equal(t, "tempo-0.tempo-endpoints.test-model.svc.cluster.local", peers.LocalUnitData["hostname"])
 }
 
+// TestListingsInGrafanaAndCatalogue: relating Grafana and a catalogue to
+// the leader lists the coordinator in both, at the application's address;
+// an unrelated endpoint costs no relation-ids call, and a second hook
+// writes nothing.
+func TestListingsInGrafanaAndCatalogue(t *testing.T) {
+	e := newEnv(t, "tempo-coordinator-k8s", true)
+	e.addWorker("tempo-worker", "all", "10.1.0.6")
+	e.addS3()
+	grafana := e.h.Model.AddRelation("grafana-source", "grafana", nil, map[string]map[string]string{"grafana/0": {}})
+	first := e.hook("config-changed", jujusim.HookOptions{})
+	assert.Equal(t, "http://tempo.test-model.svc.cluster.local:3200", grafana.LocalAppData["grafana_source_app_host"])
+	var source map[string]any
+	require.NoError(t, json.Unmarshal([]byte(grafana.LocalAppData["grafana_source_data"]), &source))
+	assert.Equal(t, "tempo", source["type"])
+	assert.Equal(t, "tempo", source["application"])
+	assert.Equal(t, e.h.Model.Name, source["model"])
+	assert.Equal(t, e.h.Model.UUID, source["model_uuid"])
+	assert.Equal(t, 4, first.Counts["relation-ids"], "cluster, s3, peers and grafana-source only: %v", first.Tools())
+
+	catalogue := e.h.Model.AddRelation("catalogue", "catalogue", nil, map[string]map[string]string{"catalogue/0": {}})
+	e.hook("catalogue-relation-joined", jujusim.HookOptions{Relation: catalogue, RemoteUnit: "catalogue/0"})
+	assert.Equal(t, "Tempo (tempo)", catalogue.LocalAppData["name"])
+	assert.Equal(t, "transit-connection-variant", catalogue.LocalAppData["icon"])
+	assert.NotContains(t, catalogue.LocalAppData, "url", "Tempo has no UI to link")
+	var endpoints map[string]string
+	require.NoError(t, json.Unmarshal([]byte(catalogue.LocalAppData["api_endpoints"]), &endpoints))
+	assert.Equal(t, "http://tempo.test-model.svc.cluster.local:3200/status", endpoints["Status"])
+
+	again := e.hook("update-status", jujusim.HookOptions{})
+	assert.Zero(t, again.Counts["relation-set"], "%v", again.Tools())
+}
+
 // TestObservedEndpointsAreDeclared checks that every endpoint the engine
 // reads for a product is declared in that charm's metadata.yaml: Juju
 // refuses relation-ids for an unknown endpoint.

@@ -2,6 +2,9 @@ package pyroscope
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -157,6 +160,38 @@ func TestReconcileNonLeaderPublishesNothing(t *testing.T) {
 	for _, w := range d.Databags {
 		if w.App {
 			t.Errorf("a non-leader wrote app databag %s:%d", w.Endpoint, w.RelationID)
+		}
+	}
+}
+
+// TestReconcileListings: the leader lists Pyroscope in Grafana (one
+// application datasource at the UI's URL) and in a catalogue (linking the
+// UI); the golden file holds the exact databags.
+func TestReconcileListings(t *testing.T) {
+	o := observed(false, monolith...)
+	o.Relations[coordinator.GrafanaSourceEndpoint] = []coordinator.Relation{{ID: 50, Endpoint: coordinator.GrafanaSourceEndpoint, RemoteApp: "grafana"}}
+	o.Relations[coordinator.CatalogueEndpoint] = []coordinator.Relation{{ID: 51, Endpoint: coordinator.CatalogueEndpoint, RemoteApp: "catalogue"}}
+	o.ModelUUID = "22222222-2222-4222-8222-222222222222"
+	d := coordinator.Reconcile(Product(), o)
+	var b strings.Builder
+	for _, w := range d.Databags {
+		if w.Endpoint != coordinator.GrafanaSourceEndpoint && w.Endpoint != coordinator.CatalogueEndpoint {
+			continue
+		}
+		fmt.Fprintf(&b, "%s:%d app=%v\n", w.Endpoint, w.RelationID, w.App)
+		for _, k := range slices.Sorted(maps.Keys(w.Data)) {
+			fmt.Fprintf(&b, "  %s: %s\n", k, w.Data[k])
+		}
+	}
+	golden(t, "listings-databags.txt", []byte(b.String()))
+	for _, want := range []string{
+		"grafana_source_app_host: http://pyroscope.m.svc.cluster.local:8080\n",
+		`"type":"grafana-pyroscope-datasource"`,
+		"url: http://pyroscope.m.svc.cluster.local:8080\n",
+		"name: Pyroscope (pyroscope)\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("listings lack %q:\n%s", want, b.String())
 		}
 	}
 }

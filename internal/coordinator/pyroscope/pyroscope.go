@@ -78,6 +78,15 @@ func Product() *coordinator.Product {
 		// The profiling requirers publish nothing we need: only their
 		// relation IDs matter, to write our app databag.
 		ExtraEndpoints: []coordinator.Endpoint{{Name: ProfilingEndpoint}},
-		Plan:           func(o *coordinator.Observed) coordinator.Plan { return NewPlan(o) },
+		GrafanaSource:  &coordinator.GrafanaSource{Type: "grafana-pyroscope-datasource", Port: StatusPort},
+		Catalogue: &coordinator.CatalogueItem{
+			Title:       "Pyroscope",
+			Description: "Continuous profiling backend (Grafana Pyroscope): collects, stores and queries profiles of the applications that send them, with a UI to explore them.",
+			Icon:        "flame",
+			HasUI:       true,
+			Port:        StatusPort,
+			APIDocs:     "https://grafana.com/docs/pyroscope/latest/reference-server-api/",
+		},
+		Plan: func(o *coordinator.Observed) coordinator.Plan { return NewPlan(o) },
 	}
 }

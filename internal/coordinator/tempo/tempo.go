@@ -114,6 +114,19 @@ func Product() *coordinator.Product {
 			{Name: TracingEndpoint, AppData: true},
 			{Name: coordinator.RemoteWriteEndpoint, UnitData: true},
 		},
+		GrafanaSource: &coordinator.GrafanaSource{Type: "tempo", Port: HTTPPort},
+		Catalogue: &coordinator.CatalogueItem{
+			Title:       "Tempo",
+			Description: "Distributed tracing backend (Grafana Tempo): stores the traces its receivers take in and answers trace queries. It has no UI of its own; query it from Grafana.",
+			Icon:        "transit-connection-variant",
+			Port:        HTTPPort,
+			APIDocs:     "https://grafana.com/docs/tempo/latest/api_docs/",
+			APIEndpoints: map[string]string{
+				"Search traces":        "/api/search?<params>",
+				"Query traces (by ID)": "/api/traces/<traceID>",
+				"Status":               "/status",
+			},
+		},
 		Plan: func(o *coordinator.Observed) coordinator.Plan { return NewPlan(o) },
 	}
 }
