@@ -39,6 +39,7 @@ func (p *Product) Endpoints() []Endpoint {
 		{Name: p.ClusterEndpoint, AppData: true, UnitData: true},
 		{Name: S3Endpoint, AppData: true},
 		{Name: PeersEndpoint, Peer: true},
+		{Name: MetricsEndpoint},
 	}, p.ExtraEndpoints, p.listingEndpoints())
 }
 
@@ -158,6 +159,7 @@ func Reconcile(p *Product, o *Observed) *Desired {
 		d.Databags = append(d.Databags, plan.ProviderData(in)...)
 		d.Databags = append(d.Databags, listingDatabags(p, o, in)...)
 	}
+	d.Databags = append(d.Databags, metricsDatabags(p, o, in)...)
 	for _, rel := range o.Relations[PeersEndpoint] {
 		d.Databags = append(d.Databags, DatabagWrite{Endpoint: PeersEndpoint, RelationID: rel.ID,
 			Data: map[string]string{"hostname": o.UnitFQDN}})

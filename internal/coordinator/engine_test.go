@@ -357,6 +357,52 @@ func engineScenarios() []engineScenario {
 				t.Errorf("published without an address: %+v", w)
 			}
 		}},
+		{"metrics", func() *coordinator.Observed {
+			w := worker(1, "tempo-worker", "all", 2)
+			// A charm name that is no charm name stays out of the labels.
+			w.Units["tempo-worker/1"]["juju_topology"] = `{"application":"tempo-worker","unit":"tempo-worker/1","charm_name":"x\"\ny"}`
+			return observed([]coordinator.Relation{w}, withS3(map[string][]coordinator.Relation{
+				coordinator.MetricsEndpoint: {{ID: 13, Endpoint: coordinator.MetricsEndpoint, RemoteApp: "prometheus"}},
+			}))
+		}, func(t *testing.T, d *coordinator.Desired) {
+			var app, unit map[string]string
+			for _, w := range find(d, coordinator.MetricsEndpoint) {
+				if w.App {
+					app = w.Data
+				} else {
+					unit = w.Data
+				}
+			}
+			if unit["prometheus_scrape_unit_address"] != "tempo-0.tempo-endpoints.m.svc.cluster.local" || unit["prometheus_scrape_unit_name"] != "tempo/0" {
+				t.Errorf("unit databag %v", unit)
+			}
+			var jobs []struct {
+				Name    string `json:"job_name"`
+				Statics []struct {
+					Targets []string `json:"targets"`
+				} `json:"static_configs"`
+				Relabel []map[string]string `json:"relabel_configs"`
+			}
+			if err := json.Unmarshal([]byte(app["scrape_jobs"]), &jobs); err != nil || len(jobs) != 3 {
+				t.Fatalf("scrape_jobs %q: %v", app["scrape_jobs"], err)
+			}
+			if jobs[0].Statics[0].Targets[0] != "*:9113" || jobs[1].Name != "tempo-worker-0" ||
+				jobs[1].Statics[0].Targets[0] != unitFQDN("tempo-worker", 0)+":3200" || len(jobs[1].Relabel) != 5 || len(jobs[2].Relabel) != 4 {
+				t.Errorf("jobs %+v", jobs)
+			}
+		}},
+		{"metrics-non-leader", func() *coordinator.Observed {
+			o := observed([]coordinator.Relation{worker(1, "tempo-worker", "all", 1)}, withS3(map[string][]coordinator.Relation{
+				coordinator.MetricsEndpoint: {{ID: 13, Endpoint: coordinator.MetricsEndpoint, RemoteApp: "prometheus"}},
+			}))
+			o.Leader = false
+			return o
+		}, func(t *testing.T, d *coordinator.Desired) {
+			w := find(d, coordinator.MetricsEndpoint)
+			if len(w) != 1 || w[0].App || w[0].Data["prometheus_scrape_unit_name"] != "tempo/0" {
+				t.Errorf("a non-leader should write its unit databag only: %+v", w)
+			}
+		}},
 		{"invalid-retention", func() *coordinator.Observed {
 			o := observed([]coordinator.Relation{worker(1, "tempo-worker", "all", 1)}, withS3(nil))
 			o.Config = map[string]any{"retention-period": -3.0}

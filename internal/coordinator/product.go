@@ -21,6 +21,8 @@ type Product struct {
 	// ExtraEndpoints are the product-only endpoints the engine observes
 	// (e.g. tracing for Tempo).
 	ExtraEndpoints []Endpoint
+	// WorkerMetricsPort is where workers serve /metrics.
+	WorkerMetricsPort int
 	// GrafanaSource, when set, is offered to Grafana over grafana-source.
 	GrafanaSource *GrafanaSource
 	// Catalogue, when set, is the product's entry in a catalogue.

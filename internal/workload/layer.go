@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tempo-coordinator/coordinator/internal/coordinator"
 	"gopkg.in/yaml.v3"
 )
 
@@ -91,7 +92,7 @@ const (
 	// ExporterService is the Pebble service running the exporter.
 	ExporterService = "nginx-prometheus-exporter"
 	// ExporterPort is the exporter's metrics port.
-	ExporterPort = 9113
+	ExporterPort = coordinator.NginxExporterPort
 )
 
 // NginxLayer is the nginx container's layer: nginx in the foreground under

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -363,4 +365,49 @@ func (c *coordinator) logs() string {
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// scrapeWorkers relates a Prometheus to metrics-endpoint, reads the scrape
+// jobs the coordinator published and scrapes every worker target as
+// Prometheus would: each must answer /metrics in the Prometheus text
+// format. It returns how many targets answered.
+func (c *coordinator) scrapeWorkers(n *network) int {
+	c.t.Helper()
+	rel := c.h.Model.AddRelation("metrics-endpoint", "prometheus", nil, map[string]map[string]string{"prometheus/0": {}})
+	c.hook("metrics-endpoint-relation-joined", jujusim.HookOptions{Relation: rel, RemoteUnit: "prometheus/0"})
+	var jobs []struct {
+		Name          string `json:"job_name"`
+		Path          string `json:"metrics_path"`
+		StaticConfigs []struct {
+			Targets []string `json:"targets"`
+		} `json:"static_configs"`
+	}
+	if err := json.Unmarshal([]byte(rel.LocalAppData["scrape_jobs"]), &jobs); err != nil {
+		c.t.Fatalf("scrape_jobs %q: %v", rel.LocalAppData["scrape_jobs"], err)
+	}
+	client := n.httpClient()
+	scraped := 0
+	for _, job := range jobs {
+		for _, sc := range job.StaticConfigs {
+			for _, target := range sc.Targets {
+				if strings.HasPrefix(target, "*:") {
+					continue // the coordinator units' exporters, expanded by Prometheus
+				}
+				resp, err := client.Get("http://" + target + job.Path)
+				if err != nil {
+					c.t.Fatalf("job %s: scraping %s: %v", job.Name, target, err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "# TYPE ") {
+					c.t.Fatalf("job %s: %s%s answered %s:\n%.300s", job.Name, target, job.Path, resp.Status, body)
+				}
+				scraped++
+			}
+		}
+	}
+	if want := len(c.units()); scraped != want {
+		c.t.Fatalf("scraped %d worker targets, the cluster has %d units: %s", scraped, want, rel.LocalAppData["scrape_jobs"])
+	}
+	return scraped
 }

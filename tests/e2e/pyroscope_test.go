@@ -440,7 +440,8 @@ func TestPyroscopeDistributed(t *testing.T) {
 	found, first := e.readBack("e2eapp")
 	e.pushOTLP("e2eapp-otlp")
 	foundOTLP, firstOTLP := e.readBack("e2eapp-otlp")
-	report(t, "workers=%d profiles=2 ingest: samples sent=%d found ticks=%d (ns) first read-back=%s; otlp-grpc:42424: samples sent=%d found ticks=%d (ns) first read-back=%s; total=%s status=%q",
-		len(started), profileSamples(), found, first.Round(time.Millisecond), profileSamples(), foundOTLP, firstOTLP.Round(time.Millisecond),
+	scraped := e.c.scrapeWorkers(e.n)
+	report(t, "workers=%d profiles=2 ingest: samples sent=%d found ticks=%d (ns) first read-back=%s; otlp-grpc:42424: samples sent=%d found ticks=%d (ns) first read-back=%s; scraped=%d total=%s status=%q",
+		len(started), profileSamples(), found, first.Round(time.Millisecond), profileSamples(), foundOTLP, firstOTLP.Round(time.Millisecond), scraped,
 		time.Since(e.start).Round(time.Second), e.c.status())
 }

@@ -230,8 +230,9 @@ func TestTempoMonolithic(t *testing.T) {
 	e.sync()
 	traces := e.send("e2e-monolithic")
 	found, first := e.readBack(traces, "", true)
-	report(t, "workers=1 traces=%d spans sent=%d found=%d first read-back=%s total=%s status=%q",
-		len(traces), spans(traces), found, first.Round(time.Millisecond), time.Since(e.start).Round(time.Second), e.c.status())
+	scraped := e.c.scrapeWorkers(e.n)
+	report(t, "workers=1 traces=%d spans sent=%d found=%d first read-back=%s scraped=%d total=%s status=%q",
+		len(traces), spans(traces), found, first.Round(time.Millisecond), scraped, time.Since(e.start).Round(time.Second), e.c.status())
 }
 
 // tempoDistributed are the worker applications of a distributed Tempo:

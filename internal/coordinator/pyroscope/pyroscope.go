@@ -77,8 +77,9 @@ func Product() *coordinator.Product {
 		StatusPort:      StatusPort,
 		// The profiling requirers publish nothing we need: only their
 		// relation IDs matter, to write our app databag.
-		ExtraEndpoints: []coordinator.Endpoint{{Name: ProfilingEndpoint}},
-		GrafanaSource:  &coordinator.GrafanaSource{Type: "grafana-pyroscope-datasource", Port: StatusPort},
+		ExtraEndpoints:    []coordinator.Endpoint{{Name: ProfilingEndpoint}},
+		WorkerMetricsPort: HTTPPort,
+		GrafanaSource:     &coordinator.GrafanaSource{Type: "grafana-pyroscope-datasource", Port: StatusPort},
 		Catalogue: &coordinator.CatalogueItem{
 			Title:       "Pyroscope",
 			Description: "Continuous profiling backend (Grafana Pyroscope): collects, stores and queries profiles of the applications that send them, with a UI to explore them.",

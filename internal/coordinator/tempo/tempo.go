@@ -114,7 +114,8 @@ func Product() *coordinator.Product {
 			{Name: TracingEndpoint, AppData: true},
 			{Name: coordinator.RemoteWriteEndpoint, UnitData: true},
 		},
-		GrafanaSource: &coordinator.GrafanaSource{Type: "tempo", Port: HTTPPort},
+		WorkerMetricsPort: HTTPPort,
+		GrafanaSource:     &coordinator.GrafanaSource{Type: "tempo", Port: HTTPPort},
 		Catalogue: &coordinator.CatalogueItem{
 			Title:       "Tempo",
 			Description: "Distributed tracing backend (Grafana Tempo): stores the traces its receivers take in and answers trace queries. It has no UI of its own; query it from Grafana.",
