@@ -442,12 +442,12 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// Writes are the hook's write calls (see IsWrite) in the order it made
+// Writes are the hook's write calls (see isWrite) in the order it made
 // them, for the read floor to replay.
 func (r *Result) Writes() []replay.Call {
 	var calls []replay.Call
 	for _, rec := range r.Records {
-		if IsWrite(rec.Tool) {
+		if isWrite(rec.Tool) {
 			calls = append(calls, replay.Call{Tool: rec.Tool, Args: rec.Args, Stdin: rec.Stdin})
 		}
 	}

@@ -24,7 +24,7 @@ import (
 type CallRecord struct {
 	Tool string
 	// Args and Stdin are the call as the charm made it (Stdin nil when it
-	// read none), kept for write tools only (see IsWrite): the read floor
+	// read none), kept for write tools only (see isWrite): the read floor
 	// replays a first hook's writes.
 	Args  []string
 	Stdin []byte
@@ -124,7 +124,7 @@ func (s *toolServer) handle(conn net.Conn) {
 	hook, context, pid := s.hook, s.context, s.pid
 	s.mu.Unlock()
 	rec := CallRecord{Tool: req.Tool}
-	if IsWrite(req.Tool) {
+	if isWrite(req.Tool) {
 		rec.Args = req.Args
 		if req.HasStdin {
 			rec.Stdin = append([]byte{}, req.Stdin...)
@@ -204,9 +204,9 @@ func processStats(pid int) (cpu time.Duration, hwmKB int64) {
 	return cpu, hwmKB
 }
 
-// IsWrite reports whether a hook tool changes the model (what a hook
+// isWrite reports whether a hook tool changes the model (what a hook
 // commits), as opposed to reading it.
-func IsWrite(tool string) bool {
+func isWrite(tool string) bool {
 	switch tool {
 	case "relation-set", "state-set", "state-delete", "status-set", "open-port", "close-port", "application-version-set":
 		return true
