@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/canonical/pebble v1.26.0
+	github.com/google/go-cmp v0.7.0
 	github.com/johannesboyne/gofakes3 v1.2.0
 	github.com/spf13/cobra v1.10.2
 	github.com/stretchr/testify v1.12.1

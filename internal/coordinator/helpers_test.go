@@ -2,40 +2,18 @@ package coordinator_test
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
+	"github.com/tempo-coordinator/coordinator/internal/golden"
 )
 
-// update reports whether -update was given. The flag is registered once, by
-// nginx_test.go's init (in the internal test package of the same binary);
-// this file only looks it up.
-func update() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
-
-// checkGolden compares got with testdata/<path>, or rewrites it with -update.
+// checkGolden compares got with testdata/<path> (golden.Check).
 func checkGolden(t *testing.T, path string, got []byte) {
 	t.Helper()
-	path = filepath.Join("testdata", path)
-	if update() {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("output differs from %s (run with -update after checking the diff)\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", path), got)
 }
 
 // js encodes s as the worker charms publish strings (json.dumps).

@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"flag"
 	"fmt"
 	"io"
 	"math/big"
@@ -24,21 +23,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tempo-coordinator/coordinator/internal/golden"
 )
-
-// The -update flag rewrites the golden files. It is registered in init, after
-// every package-level variable, and only if no other test file of the package
-// registered it already, so that several golden tests can share it.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files under testdata")
-	}
-}
-
-func updateGoldens() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 const (
 	nginxOld = "1.22.1" // Debian 12
@@ -189,23 +176,7 @@ func goldenPath(name string) string {
 func TestNginxGolden(t *testing.T) {
 	for _, c := range nginxGoldenCases() {
 		t.Run(c.name, func(t *testing.T) {
-			got := RenderNginx(c.in)
-			path := goldenPath(c.name)
-			if updateGoldens() {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("RenderNginx differs from %s (run with -update after checking the diff)\n--- got ---\n%s", path, got)
-			}
+			golden.Check(t, goldenPath(c.name), RenderNginx(c.in))
 		})
 	}
 }

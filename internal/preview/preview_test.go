@@ -2,7 +2,6 @@ package preview_test
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,11 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/tempo-coordinator/coordinator/internal/golden"
 	"github.com/tempo-coordinator/coordinator/internal/preview"
 	"github.com/tempo-coordinator/coordinator/internal/products"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 // TestRender renders every testdata/*.model.yaml and compares the whole
 // output (status, worker config, nginx.conf, databags, ports) with its golden.
@@ -37,13 +35,7 @@ func TestRender(t *testing.T) {
 			require.NoError(t, err)
 			var buf bytes.Buffer
 			require.NoError(t, out.Write(&buf, ""))
-			golden := filepath.Join("testdata", name+".golden")
-			if *update {
-				require.NoError(t, os.WriteFile(golden, buf.Bytes(), 0o644))
-			}
-			want, err := os.ReadFile(golden)
-			require.NoError(t, err)
-			assert.Equal(t, string(want), buf.String())
+			golden.Check(t, filepath.Join("testdata", name+".golden"), buf.Bytes())
 			// Facts a blind -update must not approve.
 			switch name {
 			case "tempo-monolithic":

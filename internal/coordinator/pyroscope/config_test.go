@@ -182,7 +182,7 @@ func TestWorkerConfigGolden(t *testing.T) {
 			if again := tc.render(t); !bytes.Equal(out, again) {
 				t.Fatal("rendering is not deterministic")
 			}
-			golden(t, tc.name+".yaml", out)
+			checkGolden(t, tc.name+".yaml", out)
 
 			leaves := flatten(t, out)
 			for path, want := range tc.expect {

@@ -183,7 +183,7 @@ func TestReconcileListings(t *testing.T) {
 			fmt.Fprintf(&b, "  %s: %s\n", k, w.Data[k])
 		}
 	}
-	golden(t, "listings-databags.txt", []byte(b.String()))
+	checkGolden(t, "listings-databags.txt", []byte(b.String()))
 	for _, want := range []string{
 		"grafana_source_app_host: http://pyroscope.m.svc.cluster.local:8080\n",
 		`"type":"grafana-pyroscope-datasource"`,

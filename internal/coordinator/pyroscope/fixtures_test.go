@@ -1,15 +1,13 @@
 package pyroscope
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
+	"github.com/tempo-coordinator/coordinator/internal/golden"
 )
 
 // worker is a Pyroscope worker application as a test sees it: a name, the
@@ -116,22 +114,8 @@ func input(t *testing.T, ws ...worker) *coordinator.RenderInput {
 	}
 }
 
-var update = flag.Bool("update", false, "rewrite testdata/ from the current output")
-
-// golden compares got with testdata/<file>, rewriting it first under -update.
-func golden(t *testing.T, file string, got []byte) {
+// checkGolden compares got with testdata/<file> (golden.Check).
+func checkGolden(t *testing.T, file string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", file)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	switch {
-	case err != nil:
-		t.Fatalf("%v (go test -update writes it)", err)
-	case !bytes.Equal(got, want):
-		t.Errorf("output differs from %s; review with go test -update && git diff:\n%s", path, got)
-	}
+	golden.Check(t, filepath.Join("testdata", file), got)
 }

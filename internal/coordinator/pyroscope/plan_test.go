@@ -179,7 +179,7 @@ func TestNginxGolden(t *testing.T) {
 				ServerName:      in.UnitFQDN,
 				StatusPort:      StatusPort,
 			})
-			golden(t, name, conf)
+			checkGolden(t, name, conf)
 			for _, want := range []string{"listen 8080;", "listen 42424;", "location = /ingest", "grpc_pass", "location = /status"} {
 				if !strings.Contains(string(conf), want) {
 					t.Errorf("nginx.conf lacks %q", want)
@@ -274,7 +274,7 @@ func TestProfilingDatabagRelations(t *testing.T) {
 		t.Fatalf("writes = %+v", writes)
 	}
 	// The exact bytes, as the Python requirer's json.loads reads them.
-	golden(t, "profiling-databag.json", []byte(writes[0].Data["otlp_grpc_endpoint_url"]+"\n"+writes[0].Data["insecure"]+"\n"))
+	checkGolden(t, "profiling-databag.json", []byte(writes[0].Data["otlp_grpc_endpoint_url"]+"\n"+writes[0].Data["insecure"]+"\n"))
 }
 
 func TestNoActions(t *testing.T) {

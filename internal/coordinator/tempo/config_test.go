@@ -2,7 +2,6 @@ package tempo
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,9 +12,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
+	"github.com/tempo-coordinator/coordinator/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 type configCase struct {
 	name string
@@ -204,19 +202,7 @@ func TestWorkerConfigGolden(t *testing.T) {
 			if !bytes.Equal(got, again) {
 				t.Fatal("two renders of the same input differ")
 			}
-			golden := filepath.Join("testdata", tc.name+".yaml")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("cannot read golden file (run go test -update): %v", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("rendered config differs from %s (run go test -update and review the diff):\n%s", golden, got)
-			}
+			golden.Check(t, filepath.Join("testdata", tc.name+".yaml"), got)
 			var parsed map[string]any
 			if err := yaml.Unmarshal(got, &parsed); err != nil {
 				t.Fatalf("rendered config is not YAML: %v", err)

@@ -2,7 +2,6 @@ package tempo
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
+	"github.com/tempo-coordinator/coordinator/internal/golden"
 )
 
 func TestProduct(t *testing.T) {
@@ -329,19 +329,7 @@ func TestProviderDataGolden(t *testing.T) {
 		t.Fatalf("got %d writes", len(writes))
 	}
 	got := []byte(writes[0].Data["receivers"] + "\n")
-	golden := filepath.Join("testdata", "tracing-receivers.json")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("cannot read golden file (run go test -update): %v", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("tracing databag differs from %s:\n%s", golden, got)
-	}
+	golden.Check(t, filepath.Join("testdata", "tracing-receivers.json"), got)
 }
 
 // The tracing databag is encoded with coordinator.EncodeJSON.
