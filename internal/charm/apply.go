@@ -33,31 +33,9 @@ func (c *Charm) apply(ctx context.Context, hc *juju.Context, o *observation, d *
 	if o.facts != "" {
 		newState[stateNginxFacts] = o.facts
 	}
-	statuses := slices.Clone(d.Statuses)
-
 	// nginx first: a failure there must not stop the relation writes.
-	if o.nginx != nil && d.Nginx != nil {
-		res, err := o.nginx.ApplyNginx(ctx, d.Nginx.Config, d.Nginx.Run, c.Product.StatusPort)
-		switch {
-		case notReady(err):
-			statuses = append(statuses, coordinator.Status{Level: coordinator.Waiting, Message: "[nginx] Waiting for the nginx container to be ready."})
-		case err != nil:
-			c.logf("nginx: %v", err)
-			statuses = append(statuses, coordinator.Status{Level: coordinator.Blocked, Message: "[nginx] " + firstLine(err.Error())})
-		case res.Rejected != "":
-			c.logf("nginx rejected the new configuration: %s", res.Rejected)
-			statuses = append(statuses, coordinator.Status{Level: coordinator.Blocked,
-				Message: "[nginx] New configuration rejected by nginx -t, the previous one keeps serving: " + firstLine(res.Rejected)})
-		}
-		if exporter, err := c.Connect(ExporterContainer); err == nil {
-			if err := exporter.ApplyExporter(ctx, c.Product.StatusPort); err != nil {
-				c.logf("nginx-prometheus-exporter: %v", err)
-			}
-		}
-	} else if o.nginxErr != nil && !notReady(o.nginxErr) {
-		c.logf("nginx: %v", o.nginxErr)
-		statuses = append(statuses, coordinator.Status{Level: coordinator.Blocked, Message: "[nginx] " + firstLine(o.nginxErr.Error())})
-	}
+	d, nginxStatuses := c.applyNginx(ctx, o, d)
+	statuses := append(slices.Clone(d.Statuses), nginxStatuses...)
 
 	if err := c.applyDatabags(ctx, hc, o, d, newState); err != nil {
 		return err
@@ -85,6 +63,69 @@ func (c *Charm) apply(ctx context.Context, hc *juju.Context, o *observation, d *
 		}
 	}
 	return nil
+}
+
+// Status messages about nginx. They never quote nginx's or Pebble's output,
+// which carries timestamps, process and change ids: a status must be a pure
+// function of the model, or every hook would rewrite it while a problem
+// lasts. The details go to the log.
+const (
+	nginxRejectedStatus = "[nginx] New configuration rejected by nginx -t, the previous one keeps serving (see juju debug-log)"
+	nginxWaitingStatus  = "[nginx] Waiting for the nginx container to be ready."
+)
+
+// applyNginx converges the nginx container on d. When nginx rejects the
+// config because it cannot resolve a worker's address (nginx resolves
+// upstream names when it loads a config, and one failure refuses the
+// whole config), that address is left out and the desired state is
+// computed again, until nginx accepts the config or rejects it for
+// another reason: one worker whose name does not resolve (yet) cannot hold
+// back the routes to the others. It returns the desired state it ended
+// with and the statuses nginx adds.
+func (c *Charm) applyNginx(ctx context.Context, o *observation, d *coordinator.Desired) (*coordinator.Desired, []coordinator.Status) {
+	if o.nginx == nil || d.Nginx == nil {
+		if o.nginxErr != nil && !notReady(o.nginxErr) {
+			c.logf("nginx: %v", o.nginxErr)
+			return d, []coordinator.Status{{Level: coordinator.Blocked, Message: "[nginx] " + stableCause(o.nginxErr) + " (see juju debug-log)"}}
+		}
+		return d, nil
+	}
+	res, err := o.nginx.ApplyNginx(ctx, d.Nginx.Config, d.Nginx.Run, c.Product.StatusPort)
+	for err == nil && res.Rejected != "" {
+		addr := coordinator.UnresolvedWorker(res.Rejected, d.Input.Cluster)
+		if addr == "" || slices.Contains(o.UnresolvedAddresses, addr) {
+			break
+		}
+		c.logf("nginx cannot resolve worker address %s, leaving it out of nginx.conf: %s", addr, firstLine(res.Rejected))
+		o.UnresolvedAddresses = append(o.UnresolvedAddresses, addr)
+		d = coordinator.Reconcile(c.Product, o.Observed)
+		res, err = o.nginx.ApplyNginx(ctx, d.Nginx.Config, d.Nginx.Run, c.Product.StatusPort)
+	}
+	var statuses []coordinator.Status
+	switch {
+	case notReady(err):
+		statuses = append(statuses, coordinator.Status{Level: coordinator.Waiting, Message: nginxWaitingStatus})
+	case err != nil:
+		c.logf("nginx: %v", err)
+		statuses = append(statuses, coordinator.Status{Level: coordinator.Blocked, Message: "[nginx] " + stableCause(err) + " (see juju debug-log)"})
+	case res.Rejected != "":
+		c.logf("nginx rejected the new configuration: %s", res.Rejected)
+		statuses = append(statuses, coordinator.Status{Level: coordinator.Blocked, Message: nginxRejectedStatus})
+	}
+	if exporter, err := c.Connect(ExporterContainer); err == nil {
+		if err := exporter.ApplyExporter(ctx, c.Product.StatusPort); err != nil {
+			c.logf("nginx-prometheus-exporter: %v", err)
+		}
+	}
+	return d, statuses
+}
+
+// stableCause is the part of an error the charm itself phrased ("cannot
+// start nginx"), before the first ": " that introduces the details (which
+// may carry change ids, timestamps or output).
+func stableCause(err error) string {
+	cause, _, _ := strings.Cut(firstLine(err.Error()), ": ")
+	return cause
 }
 
 // applyDatabags writes each desired databag whose content differs from what

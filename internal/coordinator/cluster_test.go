@@ -222,9 +222,11 @@ func runClusterCase(t *testing.T, c clusterCase) {
 // ValidHost is what keeps untrusted addresses out of nginx.conf and YAML.
 func TestValidHost(t *testing.T) {
 	good := []string{"a", "tempo-worker-0.tempo-worker-endpoints.m.svc.cluster.local", "x.example.", "10.0.0.1", "fd00::1",
-		"::ffff:10.0.0.1", "A-b.C", strings.Repeat("a", 63)}
+		"::ffff:10.0.0.1", "A-b.C", strings.Repeat("a", 63), "0.example", "1a.2b", "worker-0.x1"}
 	bad := []string{"", ".", "a..b", "-a", "a-", "a_b", "a b", "a;b", "a{b", "a}b", "a\nb", `a"b`, "a'b", "a/b", "a:80", "[fd00::1]",
-		"fe80::1%eth0", "é.example", strings.Repeat("a", 64), strings.Repeat("a.", 127) + "ab", "$a", "a\x00"}
+		"fe80::1%eth0", "é.example", strings.Repeat("a", 64), strings.Repeat("a.", 127) + "ab", "$a", "a\x00",
+		// Not IP addresses, yet their last label is all digits (RFC 3696): nginx cannot resolve them.
+		"999.1.1.1", "1.2.3", "10.0.0.1.", "127.1", "42", "worker.0", "0x7f.1"}
 	for _, h := range good {
 		if !coordinator.ValidHost(h) {
 			t.Errorf("ValidHost(%q) = false", h)

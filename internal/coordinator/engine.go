@@ -173,9 +173,13 @@ func Reconcile(p *Product, o *Observed) *Desired {
 	slices.Sort(d.Ports)
 	d.Ports = slices.Compact(d.Ports)
 	if o.Nginx != nil {
+		byRole, all := withoutUnresolved(in.AddressesByRole(), cluster.Addresses(), o.UnresolvedAddresses)
+		if len(o.UnresolvedAddresses) > 0 {
+			d.Statuses = append(d.Statuses, unresolvedStatus(o.UnresolvedAddresses))
+		}
 		d.Nginx = &NginxPlan{Run: d.Consistent, Config: RenderNginx(NginxInput{
-			Facts: *o.Nginx, Routes: routes, AddressesByRole: in.AddressesByRole(),
-			AllAddresses: cluster.Addresses(), ServerName: o.UnitFQDN, TLS: in.TLS != nil, StatusPort: p.StatusPort,
+			Facts: *o.Nginx, Routes: routes, AddressesByRole: byRole,
+			AllAddresses: all, ServerName: o.UnitFQDN, TLS: in.TLS != nil, StatusPort: p.StatusPort,
 		})}
 	}
 	return d

@@ -15,4 +15,7 @@ type Observed struct {
 	AppFQDN, UnitFQDN string
 	// Nginx describes the nginx container; nil when it cannot be reached.
 	Nginx *NginxFacts
+	// UnresolvedAddresses are worker addresses nginx could not resolve in
+	// this hook (see UnresolvedWorker); nginx.conf leaves them out.
+	UnresolvedAddresses []string
 }

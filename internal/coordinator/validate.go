@@ -12,7 +12,11 @@ const MaxHostLength = 253
 
 // ValidHost reports whether s is an IP address or a DNS name that is safe to
 // render into nginx.conf and YAML: letters, digits and hyphens in labels of
-// 1 to 63 characters, no label starting or ending with a hyphen.
+// 1 to 63 characters, no label starting or ending with a hyphen, and a last
+// label that is not all digits (RFC 3696 section 2): "999.1.1.1" or "1.2.3"
+// look like IPv4 addresses without being one, and resolvers either reject
+// them or read them as another address (inet_aton takes "1.2.3" for
+// 1.2.0.3), so nginx would fail to load a config naming them.
 func ValidHost(s string) bool {
 	if s == "" || len(s) > MaxHostLength {
 		return false
@@ -20,7 +24,11 @@ func ValidHost(s string) bool {
 	if addr, err := netip.ParseAddr(s); err == nil {
 		return addr.Zone() == ""
 	}
-	for label := range strings.SplitSeq(strings.TrimSuffix(s, "."), ".") {
+	name := strings.TrimSuffix(s, ".")
+	if last := name[strings.LastIndexByte(name, '.')+1:]; strings.Trim(last, "0123456789") == "" {
+		return false
+	}
+	for label := range strings.SplitSeq(name, ".") {
 		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
 			return false
 		}

@@ -132,3 +132,49 @@ func checkNginxT(t *testing.T, pc *client.Client) {
 	require.NoError(t, p.Wait(), "nginx -t rejected the live config:\n%s", out.String())
 	require.Contains(t, out.String(), "test is successful")
 }
+
+// TestUnresolvableWorkerWithRealNginx: Debian's nginx (1.22) resolves
+// upstream names when it loads a config and refuses the whole config when
+// one fails. A worker whose name does not resolve is left out of
+// nginx.conf, so the others are served; an unchanged hook then writes
+// nothing, and the name is routed to once it resolves.
+func TestUnresolvableWorkerWithRealNginx(t *testing.T) {
+	hosts := map[string]string{workerName(0): "127.0.0.2", workerName(1): "127.0.0.3"}
+	sb := sandbox.New(t, sandbox.Options{Hosts: hosts})
+	e := newEnv(t, "tempo-coordinator-k8s", true)
+	sockets := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(sockets, "nginx"), 0o755))
+	require.NoError(t, os.Symlink(sb.SocketPath(), filepath.Join(sockets, "nginx", "pebble.socket")))
+	opts := jujusim.HookOptions{Env: map[string]string{"COORDINATOR_PEBBLE_SOCKET_DIR": sockets}}
+	pc, err := client.New(&client.Config{Socket: sb.SocketPath()})
+	require.NoError(t, err)
+	liveConfig := func() string {
+		path, err := sb.HostPath("/etc/nginx/nginx.conf")
+		require.NoError(t, err)
+		raw, err := os.ReadFile(path)
+		require.NoError(t, err)
+		checkNginxT(t, pc)
+		return string(raw)
+	}
+
+	e.addS3()
+	unknown := "tempo-worker-9.nowhere.invalid"
+	w := e.addWorker("tempo-worker", "all", workerName(0), unknown)
+	res := e.hook("config-changed", opts)
+	assert.Contains(t, e.status(), "active: ")
+	assert.Contains(t, e.status(), "[nginx] Not routing to "+unknown+": nginx cannot resolve them")
+	conf := liveConfig()
+	assert.Contains(t, conf, "server "+workerName(0)+":3200;")
+	assert.NotContains(t, conf, unknown)
+	assert.Contains(t, res.Stderr, "nginx cannot resolve worker address "+unknown)
+
+	again := e.hook("update-status", opts)
+	assert.Zero(t, again.Counts["relation-set"]+again.Counts["status-set"]+again.Counts["state-set"], "%v", again.Tools())
+
+	// The worker moves to a name that resolves: it is routed to.
+	w.RemoteUnits["tempo-worker/1"]["address"] = jsonString(workerName(1))
+	e.hook("tempo-cluster-relation-changed", jujusim.HookOptions{Relation: w, RemoteUnit: "tempo-worker/1", Env: opts.Env})
+	assert.Equal(t, "active", e.h.Model.UnitStatus.Status)
+	assert.NotContains(t, e.status(), "Not routing")
+	assert.Contains(t, liveConfig(), "server "+workerName(1)+":3200;")
+}

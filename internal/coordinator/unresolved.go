@@ -1,0 +1,71 @@
+package coordinator
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// hostNotFoundRE finds the upstream nginx could not resolve in `nginx -t`'s
+// output: `host not found in upstream "name:port" in /etc/nginx/nginx.conf:12`.
+var hostNotFoundRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`host not found in upstream "([^"]{1,300})"`)
+})
+
+// UnresolvedWorker returns the worker address (as the cluster spells it)
+// that nginx's output says it could not resolve, or "" when the output
+// names no worker address. nginx 1.22 resolves upstream server names when
+// it loads a config and refuses the whole config when one fails; the
+// charm leaves such an address out (Observed.UnresolvedAddresses) so that
+// one worker whose name does not resolve (yet) cannot hold back the
+// routes to all the others.
+func UnresolvedWorker(nginxOutput string, c Cluster) string {
+	m := hostNotFoundRE().FindStringSubmatch(nginxOutput)
+	if m == nil {
+		return ""
+	}
+	host := m[1]
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	key := hostKey(host)
+	for _, addr := range c.Addresses() {
+		if hostKey(addr) == key {
+			return addr
+		}
+	}
+	return ""
+}
+
+// withoutUnresolved removes the addresses nginx cannot resolve from what
+// nginx.conf routes to.
+func withoutUnresolved(byRole map[string][]string, all []string, unresolved []string) (map[string][]string, []string) {
+	if len(unresolved) == 0 {
+		return byRole, all
+	}
+	gone := map[string]bool{}
+	for _, a := range unresolved {
+		gone[hostKey(a)] = true
+	}
+	drop := func(a string) bool { return gone[hostKey(a)] }
+	out := make(map[string][]string, len(byRole))
+	for role, addrs := range byRole {
+		out[role] = slices.DeleteFunc(slices.Clone(addrs), drop)
+	}
+	return out, slices.DeleteFunc(slices.Clone(all), drop)
+}
+
+// unresolvedStatus names the worker addresses left out of nginx.conf.
+func unresolvedStatus(unresolved []string) Status {
+	names := slices.Sorted(slices.Values(unresolved))
+	names = slices.Compact(names)
+	more := ""
+	if len(names) > 3 {
+		more = fmt.Sprintf(" and %d more", len(names)-3)
+		names = names[:3]
+	}
+	return Status{Active, "[nginx] Not routing to " + strings.Join(names, ", ") + more + ": nginx cannot resolve them"}
+}
