@@ -40,7 +40,7 @@ func (p *Product) Endpoints() []Endpoint {
 		{Name: S3Endpoint, AppData: true},
 		{Name: PeersEndpoint, Peer: true},
 		{Name: MetricsEndpoint},
-	}, p.ExtraEndpoints, p.listingEndpoints())
+	}, p.ExtraEndpoints, p.tracingEndpoints(), p.listingEndpoints())
 }
 
 // Desired is the state the charm wants after a hook, computed from
@@ -101,6 +101,7 @@ func Reconcile(p *Product, o *Observed) *Desired {
 	}
 	d.Input = in
 	in.RemoteWriteURLs, d.Logs = remoteWriteURLs(o.Relations[RemoteWriteEndpoint], d.Logs)
+	in.Telemetry, d.Logs = observeTelemetry(p, in, d.Logs)
 
 	// Status candidates: the order decides ties between equal levels.
 	requiredMissing, optionalMissing := p.Roles.Missing(cluster.RoleUnits())
@@ -157,6 +158,7 @@ func Reconcile(p *Product, o *Observed) *Desired {
 			d.Databags = append(d.Databags, S3Request(rel))
 		}
 		d.Databags = append(d.Databags, plan.ProviderData(in)...)
+		d.Databags = append(d.Databags, tracingRequests(p, o)...)
 		d.Databags = append(d.Databags, listingDatabags(p, o, in)...)
 	}
 	d.Databags = append(d.Databags, metricsDatabags(p, o, in)...)
@@ -196,13 +198,7 @@ func clusterDatabags(p *Product, plan Plan, in *RenderInput, config []byte) []Da
 	if in.S3.CAChain != "" {
 		shared["s3_tls_ca_chain"] = mustJSON(in.S3.CAChain)
 	}
-	if len(in.RemoteWriteURLs) > 0 {
-		var eps []map[string]string
-		for _, u := range in.RemoteWriteURLs {
-			eps = append(eps, map[string]string{"url": u})
-		}
-		shared["remote_write_endpoints"] = mustJSON(eps)
-	}
+	maps.Copy(shared, telemetryKeys(publishedTelemetry(plan, in)))
 	var out []DatabagWrite
 	for _, app := range in.Cluster.Apps {
 		data := maps.Clone(shared)

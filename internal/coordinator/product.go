@@ -27,6 +27,9 @@ type Product struct {
 	GrafanaSource *GrafanaSource
 	// Catalogue, when set, is the product's entry in a catalogue.
 	Catalogue *CatalogueItem
+	// CharmTracing and WorkloadTracing are the tracing requirers whose
+	// receivers the workers' charms and workloads send their traces to.
+	CharmTracing, WorkloadTracing TracingRequirer
 	// Plan reads the product's config options and product-only relations
 	// and returns what the engine needs to render and publish.
 	Plan func(o *Observed) Plan
@@ -69,6 +72,9 @@ type RenderInput struct {
 	TLS *TLS
 	// RemoteWriteURLs are Prometheus remote-write endpoints, sorted.
 	RemoteWriteURLs []string
+	// Telemetry is where the relations offer to take the workers' own
+	// telemetry (before any routing by the product).
+	Telemetry WorkerTelemetry
 	// ExternalURL is the ingress URL ("scheme://host[/path]"), "" without ingress.
 	ExternalURL string
 	// AppFQDN is the coordinator application's in-cluster service name.

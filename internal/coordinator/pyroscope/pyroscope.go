@@ -50,6 +50,12 @@ const (
 	// ProfilingEndpoint is the profiling provider endpoint (interface
 	// profiling): the coordinator publishes where to send profiles.
 	ProfilingEndpoint = "profiling"
+	// CharmTracingEndpoint is where the workers' charms learn where to
+	// send their traces (tracing requirer, otlp_http).
+	CharmTracingEndpoint = "charm-tracing"
+	// WorkloadTracingEndpoint is where the Pyroscope workers learn where
+	// to send their traces (tracing requirer, jaeger_thrift_http).
+	WorkloadTracingEndpoint = "workload-tracing"
 )
 
 // Roles is Pyroscope's role table: every atomic role is required, and
@@ -78,6 +84,8 @@ func Product() *coordinator.Product {
 		// The profiling requirers publish nothing we need: only their
 		// relation IDs matter, to write our app databag.
 		ExtraEndpoints:    []coordinator.Endpoint{{Name: ProfilingEndpoint}},
+		CharmTracing:      coordinator.TracingRequirer{Endpoint: CharmTracingEndpoint, Protocols: []string{"otlp_http"}},
+		WorkloadTracing:   coordinator.TracingRequirer{Endpoint: WorkloadTracingEndpoint, Protocols: []string{"jaeger_thrift_http"}},
 		WorkerMetricsPort: HTTPPort,
 		GrafanaSource:     &coordinator.GrafanaSource{Type: "grafana-pyroscope-datasource", Port: StatusPort},
 		Catalogue: &coordinator.CatalogueItem{

@@ -115,6 +115,8 @@ func Product() *coordinator.Product {
 			{Name: coordinator.RemoteWriteEndpoint, UnitData: true},
 		},
 		WorkerMetricsPort: HTTPPort,
+		CharmTracing:      coordinator.TracingRequirer{Endpoint: CharmTracingEndpoint, Protocols: []string{string(OTLPHTTP)}},
+		WorkloadTracing:   coordinator.TracingRequirer{Endpoint: WorkloadTracingEndpoint, Protocols: []string{string(OTLPHTTP)}},
 		GrafanaSource:     &coordinator.GrafanaSource{Type: "tempo", Port: HTTPPort},
 		Catalogue: &coordinator.CatalogueItem{
 			Title:       "Tempo",

@@ -1,0 +1,35 @@
+package tempo
+
+import "github.com/tempo-coordinator/coordinator/internal/coordinator"
+
+// Tempo's tracing requirer endpoints: where its workers' charms and
+// workloads send their own traces when they should not trace into the
+// cluster they belong to.
+const (
+	CharmTracingEndpoint    = "self-charm-tracing"
+	WorkloadTracingEndpoint = "self-workload-tracing"
+)
+
+var _ coordinator.TelemetryRouter = (*Plan)(nil)
+
+// RouteTelemetry tells the workers where to send their own telemetry.
+// Tracing goes where the self-charm-tracing and self-workload-tracing
+// relations say; without one, into this Tempo: every receiver it serves,
+// at its public address (as the reference does).
+func (p *Plan) RouteTelemetry(in *coordinator.RenderInput) coordinator.WorkerTelemetry {
+	t := in.Telemetry
+	var own coordinator.TracingReceivers
+	if urls := p.receiverURLs(in); urls != nil {
+		own = make(coordinator.TracingReceivers, len(urls))
+		for r, u := range urls {
+			own[string(r)] = u
+		}
+	}
+	if t.CharmTracing == nil {
+		t.CharmTracing = own
+	}
+	if t.WorkloadTracing == nil {
+		t.WorkloadTracing = own
+	}
+	return t
+}
