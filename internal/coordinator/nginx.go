@@ -18,6 +18,41 @@ const (
 	NginxStatusPath = "/status"
 )
 
+// Data-path settings every route shares.
+const (
+	// NginxBodySlackBytes is what nginx accepts beyond a route's
+	// MaxBodyBytes: the worker's limit counts the payload (a gRPC message,
+	// a decoded body) while nginx counts every body byte it receives
+	// (gRPC framing included), and the worker must be the one that says
+	// no, with its own error.
+	NginxBodySlackBytes = 1 << 20
+	// NginxUpstreamKeepalive is how many idle connections each nginx
+	// worker process keeps open to each upstream, so that requests reuse
+	// connections (HTTP/1.1 to HTTP workers, HTTP/2 to gRPC ones) instead
+	// of opening one per request and leaving it in TIME_WAIT.
+	NginxUpstreamKeepalive = 32
+	// NginxUpstreamKeepaliveTimeout closes an idle upstream connection
+	// before the worker does, so that nginx never sends a request on a
+	// connection the worker is closing. The shortest idle timeout among
+	// the workers' servers is the OpenTelemetry collector's
+	// confighttp.NewDefaultServerConfig (IdleTimeout 1 minute, collector
+	// v0.132.0 as vendored by Tempo v2.9, used by the OTLP/HTTP receiver);
+	// dskit's HTTP server (Tempo's 3200, Pyroscope's 4040) waits 120s
+	// (-server.http-idle-timeout).
+	NginxUpstreamKeepaliveTimeout = "50s"
+	// NginxProxyTimeout bounds the wait between two reads or two writes
+	// of a proxied request (proxy_read/send_timeout, and the grpc_*
+	// twins, whose nginx default of 60s would cut long gRPC streams). It
+	// is longer than any worker's own limit, so the worker ends a slow
+	// request first: Tempo's HTTP server writes for at most 30s (dskit
+	// -server.http-write-timeout), its querier gives up a search after
+	// 30s and a trace lookup after 10s (modules/querier/config.go), the
+	// OTLP/HTTP receiver writes for 30s (confighttp WriteTimeout);
+	// Pyroscope's server read/write timeouts are dskit's 30s, doubled
+	// when the query-scheduler runs in the process (pkg/pyroscope/modules.go).
+	NginxProxyTimeout = "300s"
+)
+
 // NginxInput is everything nginx.conf depends on.
 type NginxInput struct {
 	Facts           NginxFacts
@@ -96,17 +131,23 @@ func compareVersion(a, b [3]int) int {
 // RenderNginx renders nginx.conf. The output is a pure function of in:
 // rendering the same input twice gives the same bytes.
 //
-// Upstreams with no valid address are left out, and so are the locations
-// routed to them and the servers left without a location. A server on
+// Only upstreams some location routes to are rendered, each with
+// keepalive connections. Upstreams with no valid address are left out,
+// and so are the locations routed to them and the servers left without a
+// location. A server on
 // in.StatusPort always exists; every server serves "location = /status".
 func RenderNginx(in NginxInput) []byte {
 	resolve := in.Facts.Resolver != "" && ValidHost(in.Facts.Resolver) &&
 		NginxSupportsUpstreamResolve(in.Facts.Version)
 
 	http := &ngxBlock{}
+	protocols := upstreamProtocols(in.Routes.Servers)
 	upstreams := map[string]bool{} // emitted upstream names
 	for _, u := range in.Routes.Upstreams {
 		if !validNginxName(u.Name) || !validPort(u.Port) || upstreams[u.Name] {
+			continue
+		}
+		if _, routed := protocols[u.Name]; !routed {
 			continue
 		}
 		addrs := in.AllAddresses
@@ -134,6 +175,8 @@ func RenderNginx(in NginxInput) []byte {
 				up.directive("server", s)
 			}
 		}
+		up.directive("keepalive", strconv.Itoa(NginxUpstreamKeepalive))
+		up.directive("keepalive_timeout", NginxUpstreamKeepaliveTimeout)
 	}
 
 	http.directive("client_body_temp_path", "/tmp/client_temp")
@@ -156,9 +199,11 @@ func RenderNginx(in NginxInput) []byte {
 	if in.Facts.Resolver != "" && ValidHost(in.Facts.Resolver) {
 		http.directive("resolver", bracketIPv6(in.Facts.Resolver))
 	}
-	http.directive("proxy_read_timeout", "300")
+	for _, name := range []string{"proxy_read_timeout", "proxy_send_timeout", "grpc_read_timeout", "grpc_send_timeout"} {
+		http.directive(name, NginxProxyTimeout)
+	}
 
-	for _, s := range nginxServers(in.Routes.Servers, upstreams, in.StatusPort) {
+	for _, s := range nginxServers(in.Routes.Servers, upstreams, protocols, in.StatusPort) {
 		renderServer(http, s, in)
 	}
 
@@ -173,6 +218,38 @@ func RenderNginx(in NginxInput) []byte {
 	var b strings.Builder
 	root.render(&b, 0)
 	return []byte(b.String())
+}
+
+// upstreamProtocols tells, for each upstream some valid location routes
+// to (no other upstream is rendered), whether it carries gRPC: the protocol of the first server (in the
+// routes' order) routing to it. Locations of the other protocol are not
+// rendered (see Upstream).
+func upstreamProtocols(servers []Server) map[string]bool {
+	grpc := portProtocols(servers)
+	out := map[string]bool{}
+	for _, r := range servers {
+		if !validPort(r.Port) {
+			continue
+		}
+		for _, l := range r.Locations {
+			if _, seen := out[l.Upstream]; !seen && validLocation(l) && l.Modifier+" "+l.Path != "= "+NginxStatusPath {
+				out[l.Upstream] = grpc[r.Port]
+			}
+		}
+	}
+	return out
+}
+
+// portProtocols tells whether each port speaks gRPC: servers sharing a
+// port are merged, and the first one listed decides.
+func portProtocols(servers []Server) map[int]bool {
+	out := map[int]bool{}
+	for _, r := range servers {
+		if _, seen := out[r.Port]; !seen {
+			out[r.Port] = r.GRPC
+		}
+	}
+	return out
 }
 
 // upstreamServers returns the sorted, de-duplicated "host:port" of the valid
@@ -195,10 +272,11 @@ type nginxServer struct {
 	locations []Location
 }
 
-// nginxServers keeps the locations whose upstream was emitted, merges
-// servers sharing a port (the first one decides GRPC), drops servers left
+// nginxServers keeps the locations whose upstream was emitted for their
+// protocol, merges servers sharing a port (the first one decides GRPC), drops servers left
 // without a location except the status server, and sorts them by port.
-func nginxServers(routes []Server, upstreams map[string]bool, statusPort int) []nginxServer {
+func nginxServers(routes []Server, upstreams, protocols map[string]bool, statusPort int) []nginxServer {
+	grpc := portProtocols(routes)
 	byPort := map[int]*nginxServer{}
 	seen := map[int]map[string]bool{} // port → "modifier path" already routed
 	for _, r := range routes {
@@ -206,7 +284,7 @@ func nginxServers(routes []Server, upstreams map[string]bool, statusPort int) []
 			continue
 		}
 		for _, l := range r.Locations {
-			if !upstreams[l.Upstream] || !validLocation(l) {
+			if !upstreams[l.Upstream] || !validLocation(l) || protocols[l.Upstream] != grpc[r.Port] {
 				continue
 			}
 			key := l.Modifier + " " + l.Path
@@ -215,7 +293,7 @@ func nginxServers(routes []Server, upstreams map[string]bool, statusPort int) []
 			}
 			s := byPort[r.Port]
 			if s == nil {
-				s = &nginxServer{port: r.Port, grpc: r.GRPC}
+				s = &nginxServer{port: r.Port, grpc: grpc[r.Port]}
 				byPort[r.Port] = s
 				seen[r.Port] = map[string]bool{}
 			}
@@ -261,7 +339,15 @@ func renderServer(http *ngxBlock, s nginxServer, in NginxInput) {
 	if s.grpc {
 		srv.directive("grpc_set_header", "X-Scope-OrgID", "$ensured_x_scope_orgid")
 	} else {
+		// HTTP/1.1 without "Connection: close" keeps upstream
+		// connections alive. Headers are set here, once: a location
+		// with its own proxy_set_header would inherit none of these.
+		srv.directive("proxy_http_version", "1.1")
+		srv.directive("proxy_set_header", "Connection", "")
 		srv.directive("proxy_set_header", "X-Scope-OrgID", "$ensured_x_scope_orgid")
+		// Stream request bodies to the worker as they arrive instead of
+		// spooling large batches to a temporary file first.
+		srv.directive("proxy_request_buffering", "off")
 	}
 	if in.TLS {
 		srv.directive("ssl_certificate", NginxCertPath)
@@ -288,10 +374,28 @@ func renderServer(http *ngxBlock, s nginxServer, in NginxInput) {
 		// A variable with no URI part makes nginx forward the original
 		// request URI unchanged, and defers name resolution to the
 		// upstream block of that name.
+		loc.directive("client_max_body_size", maxBodySize(l.MaxBodyBytes))
 		loc.directive("set", "$backend", scheme+"://"+l.Upstream)
 		loc.directive(pass, "$backend")
 		loc.directive(timeout, "5s")
 	}
+}
+
+// maxBodySize is client_max_body_size for a worker limit: the limit plus
+// NginxBodySlackBytes, in the largest unit that is exact; "0" (no limit)
+// when the worker has none.
+func maxBodySize(workerLimit int64) string {
+	if workerLimit <= 0 {
+		return "0"
+	}
+	n := workerLimit + NginxBodySlackBytes
+	switch {
+	case n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "m"
+	case n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + "k"
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 func validPort(p int) bool { return p > 0 && p <= 65535 }

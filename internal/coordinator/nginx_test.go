@@ -45,12 +45,14 @@ func tempoTestRoutes() Routes {
 		{Name: "tempo-grpc", Role: "query-frontend", Port: 9096},
 	}
 	grpc := map[string]bool{"otlp-grpc": true, "jaeger-grpc": true, "tempo-grpc": true}
+	limits := map[string]int64{"otlp-grpc": 4 << 20, "jaeger-grpc": 4 << 20, "tempo-grpc": 16 << 20,
+		"otlp-http": 20 << 20, "zipkin": 20 << 20, "jaeger-thrift-http": 20 << 20}
 	var servers []Server
 	for _, u := range ups {
 		servers = append(servers, Server{
 			Port:      u.Port,
 			GRPC:      grpc[u.Name],
-			Locations: []Location{{Path: "/", Upstream: u.Name}},
+			Locations: []Location{{Path: "/", Upstream: u.Name, MaxBodyBytes: limits[u.Name]}},
 		})
 	}
 	return Routes{Upstreams: ups, Servers: servers}
@@ -62,22 +64,23 @@ func pyroscopeTestRoutes(workerPort int) Routes {
 	for _, r := range []string{"all", "distributor", "query-frontend", "querier", "ingester", "tenant-settings", "ad-hoc-profiles"} {
 		ups = append(ups, Upstream{Name: r, Role: r, Port: workerPort})
 	}
-	ups = append(ups, Upstream{Name: "worker", Role: "", Port: workerPort})
+	ups = append(ups, Upstream{Name: "worker", Role: "", Port: workerPort},
+		Upstream{Name: "distributor-grpc", Role: "distributor", Port: workerPort})
 	return Routes{
 		Upstreams: ups,
 		Servers: []Server{
 			{Port: 8080, Locations: []Location{
 				{Modifier: "=", Path: "/", Upstream: "worker"},
 				{Path: "/assets", Upstream: "worker"},
-				{Modifier: "=", Path: "/ingest", Upstream: "distributor"},
+				{Modifier: "=", Path: "/ingest", Upstream: "distributor", MaxBodyBytes: 256 << 20},
 				{Path: "/pyroscope", Upstream: "query-frontend"},
 				{Path: "/querier", Upstream: "query-frontend"},
 				{Path: "/settings", Upstream: "tenant-settings"},
 				{Path: "/adhocprofiles", Upstream: "ad-hoc-profiles"},
-				{Path: "/push.v1.PusherService", Upstream: "distributor"},
+				{Path: "/push.v1.PusherService", Upstream: "distributor", MaxBodyBytes: 256 << 20},
 			}},
 			{Port: 42424, GRPC: true, Locations: []Location{
-				{Path: "/opentelemetry.proto.collector", Upstream: "distributor"},
+				{Path: "/opentelemetry.proto.collector", Upstream: "distributor-grpc", MaxBodyBytes: 4 << 20},
 			}},
 		},
 	}
@@ -199,11 +202,19 @@ func TestNginxGoldenSemantics(t *testing.T) {
 	checks := []check{
 		{"tempo-single-" + nginxOld,
 			[]string{
-				"    upstream otlp-grpc {\n        zone otlp-grpc_zone 64k;\n        server 127.0.0.1:4317;\n    }\n",
+				"    upstream otlp-grpc {\n        zone otlp-grpc_zone 64k;\n        server 127.0.0.1:4317;\n        keepalive 32;\n        keepalive_timeout 50s;\n    }\n",
+				// Connections to workers are reused; nginx's timeouts outlast the workers'.
+				"    proxy_read_timeout 300s;\n    proxy_send_timeout 300s;\n    grpc_read_timeout 300s;\n    grpc_send_timeout 300s;\n",
+				// Bodies: a little more than each worker accepts (20 MiB OTLP/HTTP, 4 MiB gRPC receivers), unlimited where the worker sets no limit.
+				"            client_max_body_size 21m;\n            set $backend http://otlp-http;\n",
+				"            client_max_body_size 5m;\n            set $backend grpc://otlp-grpc;\n",
+				"            client_max_body_size 0;\n            set $backend http://tempo-http;\n",
+				"            client_max_body_size 17m;\n            set $backend grpc://tempo-grpc;\n",
 				"    resolver 10.152.183.10;\n",
 				"        listen 4317 http2;\n",
 				"        listen 4318;\n",
-				"        listen 8080;\n        server_name tempo-0.tempo-endpoints.model.svc.cluster.local;\n        proxy_set_header X-Scope-OrgID $ensured_x_scope_orgid;\n        location = /status {\n            stub_status;\n        }\n    }\n",
+				"        listen 8080;\n        server_name tempo-0.tempo-endpoints.model.svc.cluster.local;\n        proxy_http_version 1.1;\n        proxy_set_header Connection '';\n" +
+					"        proxy_set_header X-Scope-OrgID $ensured_x_scope_orgid;\n        proxy_request_buffering off;\n        location = /status {\n            stub_status;\n        }\n    }\n",
 				"            set $backend grpc://otlp-grpc;\n            grpc_pass $backend;\n            grpc_connect_timeout 5s;\n",
 				"            set $backend http://tempo-http;\n            proxy_pass $backend;\n            proxy_connect_timeout 5s;\n",
 				"        grpc_set_header X-Scope-OrgID $ensured_x_scope_orgid;\n",
@@ -235,14 +246,16 @@ func TestNginxGoldenSemantics(t *testing.T) {
 			[]string{"listen 4317", "listen 8080;"},
 			[]string{"3200", "9096", "tempo-http", "tempo-grpc"}},
 		{"pyroscope-" + nginxNew,
-			[]string{"        location = / {\n            set $backend http://worker;\n",
-				"        location /pyroscope {\n            set $backend http://query-frontend;\n",
+			[]string{"        location = / {\n            client_max_body_size 0;\n            set $backend http://worker;\n",
+				"        location /pyroscope {\n            client_max_body_size 0;\n            set $backend http://query-frontend;\n",
+				"        location = /ingest {\n            client_max_body_size 257m;\n",
 				"        location = /ingest {\n", "        location /push.v1.PusherService {\n",
 				"        listen 42424;\n        http2 on;\n",
-				"        location /opentelemetry.proto.collector {\n            set $backend grpc://distributor;\n",
-				"    upstream worker {\n        zone worker_zone 64k;\n        server 127.0.0.2:4040;\n        server 127.0.0.3:4040;\n        server 127.0.0.4:4040;\n        server localhost:4040;\n    }\n",
+				"        location /opentelemetry.proto.collector {\n            client_max_body_size 5m;\n            set $backend grpc://distributor-grpc;\n",
+				"    upstream worker {\n        zone worker_zone 64k;\n        server 127.0.0.2:4040;\n        server 127.0.0.3:4040;\n        server 127.0.0.4:4040;\n        server localhost:4040;\n        keepalive 32;\n",
 			},
-			[]string{"resolve", "resolver", "upstream all "}},
+			// Only routed upstreams: no location goes to these roles.
+			[]string{"resolve", "resolver", "upstream all ", "upstream querier ", "upstream ingester ", "upstream compactor ", "upstream store-gateway ", "upstream query-scheduler "}},
 		{"tempo-unknown-version", []string{"listen 4317 http2;"}, []string{"resolve;", "http2 on;"}},
 	}
 	for _, c := range checks {
@@ -472,10 +485,51 @@ func TestNginxSkipsInvalidRoutes(t *testing.T) {
 	}
 }
 
+// TestNginxRoutedUpstreamsOnly: an upstream no location uses is not
+// rendered, and a location handing gRPC to an upstream that already
+// carries HTTP/1.1 (one keepalive cache for both) is left out.
+func TestNginxRoutedUpstreamsOnly(t *testing.T) {
+	in := NginxInput{
+		Facts: NginxFacts{Version: nginxNew},
+		Routes: Routes{
+			Upstreams: []Upstream{
+				{Name: "used", Role: "distributor", Port: 4040},
+				{Name: "unused", Role: "distributor", Port: 4040},
+				{Name: "grpc-only", Role: "distributor", Port: 4040},
+			},
+			Servers: []Server{
+				{Port: 8080, Locations: []Location{{Path: "/ingest", Upstream: "used"}}},
+				{Port: 42424, GRPC: true, Locations: []Location{
+					{Path: "/mixed", Upstream: "used"},
+					{Path: "/otlp", Upstream: "grpc-only"},
+				}},
+			},
+		},
+		AddressesByRole: map[string][]string{"distributor": {"10.0.0.1"}},
+		StatusPort:      8080,
+	}
+	conf := string(RenderNginx(in))
+	for s, n := range map[string]int{
+		"    upstream used {\n":      1,
+		"    upstream grpc-only {\n": 1,
+		"upstream unused":            0,
+		"location /mixed":            0,
+		"location /otlp {\n":         1,
+		"location /ingest {\n":       1,
+		"        keepalive 32;\n":    2,
+	} {
+		if got := strings.Count(conf, s); got != n {
+			t.Errorf("%q appears %d times, want %d\n%s", s, got, n, conf)
+		}
+	}
+}
+
 func TestNginxStatusServer(t *testing.T) {
 	t.Run("no routes", func(t *testing.T) {
 		conf := string(RenderNginx(NginxInput{Facts: NginxFacts{Version: nginxOld}, StatusPort: 8080}))
-		want := "    server {\n        listen 8080;\n        proxy_set_header X-Scope-OrgID $ensured_x_scope_orgid;\n        location = /status {\n            stub_status;\n        }\n    }\n}\n"
+		want := "    server {\n        listen 8080;\n        proxy_http_version 1.1;\n        proxy_set_header Connection '';\n" +
+			"        proxy_set_header X-Scope-OrgID $ensured_x_scope_orgid;\n        proxy_request_buffering off;\n" +
+			"        location = /status {\n            stub_status;\n        }\n    }\n}\n"
 		if !strings.HasSuffix(conf, want) {
 			t.Errorf("want a status-only server, got\n%s", conf)
 		}

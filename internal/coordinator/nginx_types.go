@@ -19,6 +19,13 @@ type Routes struct {
 
 // Upstream is a group of worker backends: every unit running Role (every
 // worker when Role is ""), on Port.
+//
+// An upstream carries one protocol: nginx keeps the idle connections of an
+// upstream in one cache, and a gRPC location handed an HTTP/1.1 connection
+// fails the request ("no connection data found for keepalive http2
+// connection"). A location routing gRPC to an upstream already routed
+// from an HTTP server (or the reverse) is left out: give each protocol
+// its own upstream.
 type Upstream struct {
 	Name string
 	Role string
@@ -44,4 +51,10 @@ type Location struct {
 	// Upstream names the Upstream; a location whose upstream has no
 	// address is left out, and so is a server left with no location.
 	Upstream string
+	// MaxBodyBytes is the largest request body the worker role behind
+	// this route accepts: its own limit, looked up in its sources. nginx
+	// accepts a little more (see NginxBodySlackBytes), so that the worker,
+	// not nginx, refuses an oversized request. 0 means the worker sets no
+	// limit, and nor does nginx.
+	MaxBodyBytes int64
 }

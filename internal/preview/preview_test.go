@@ -48,7 +48,7 @@ func TestRender(t *testing.T) {
 			case "tempo-transition":
 				// Queries only reach the query-frontends the queriers attach to.
 				assert.Contains(t, buf.String(), "frontend_address: tempo-query-frontend-endpoints.demo.svc.cluster.local:9096")
-				assert.Contains(t, buf.String(), "upstream tempo-http {\n        zone tempo-http_zone 64k;\n        server tempo-query-frontend-0.tempo-query-frontend-endpoints.demo.svc.cluster.local:3200;\n        server tempo-query-frontend-1.tempo-query-frontend-endpoints.demo.svc.cluster.local:3200;\n    }")
+				assert.Contains(t, buf.String(), "upstream tempo-http {\n        zone tempo-http_zone 64k;\n        server tempo-query-frontend-0.tempo-query-frontend-endpoints.demo.svc.cluster.local:3200;\n        server tempo-query-frontend-1.tempo-query-frontend-endpoints.demo.svc.cluster.local:3200;\n        keepalive 32;\n")
 				assert.Contains(t, buf.String(), "server tempo-worker-0.tempo-worker-endpoints.demo.svc.cluster.local:4318;", "writes still go to every distributor")
 			case "pyroscope-distributed":
 				assert.Contains(t, buf.String(), "replication_factor: 3")

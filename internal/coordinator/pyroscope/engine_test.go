@@ -125,8 +125,10 @@ func TestReconcilePublishesOneConfig(t *testing.T) {
 	if want := []int{8080, 42424}; len(d.Ports) != 2 || d.Ports[0] != want[0] || d.Ports[1] != want[1] {
 		t.Errorf("ports = %v, want %v", d.Ports, want)
 	}
-	if d.Nginx == nil || !d.Nginx.Run || !strings.Contains(string(d.Nginx.Config), "upstream store-gateway") {
-		t.Errorf("nginx plan = %+v", d.Nginx)
+	// Only routed upstreams: the distributor is, the store-gateway is not.
+	if d.Nginx == nil || !d.Nginx.Run || !strings.Contains(string(d.Nginx.Config), "upstream distributor {") ||
+		strings.Contains(string(d.Nginx.Config), "upstream store-gateway") {
+		t.Errorf("nginx plan: run=%v\n%s", d.Nginx != nil && d.Nginx.Run, d.Nginx.Config)
 	}
 }
 

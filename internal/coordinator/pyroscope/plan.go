@@ -67,6 +67,24 @@ func (p *Plan) WorkerPorts([]string) []int {
 const (
 	// UpstreamWorker routes to every worker, whatever its roles (the UI).
 	UpstreamWorker = "worker"
+	// UpstreamDistributorGRPC routes OTLP gRPC to the distributors: gRPC
+	// needs an upstream of its own (see coordinator.Upstream).
+	UpstreamDistributorGRPC = "distributor-grpc"
+)
+
+// Request body limits of Pyroscope v1.21's distributor, in bytes.
+const (
+	// IngestMaxBodyBytes: /ingest and the Push API go through
+	// -distributor.ingestion-body-limit-mb, 256 MB (of 1048576 bytes)
+	// before decompression by default (pkg/validation/limits.go; the HTTP
+	// middleware in pkg/util/body/limit.go, connect.WithReadMaxBytes in
+	// pkg/api/connect_options.go).
+	IngestMaxBodyBytes = 256 << 20
+	// OTLPGRPCMaxBodyBytes: OTLP profiles over gRPC are received by a gRPC
+	// server built with -server.grpc-max-recv-msg-size-bytes
+	// (pkg/ingester/otlp/ingest_handler.go), dskit's default 4 MiB (only
+	// the v2 architecture raises it to 100 MiB, pkg/pyroscope/pyroscope.go).
+	OTLPGRPCMaxBodyBytes = 4 << 20
 )
 
 // Routes lists one upstream per atomic role (named after it) and one to
@@ -78,20 +96,26 @@ func (p *Plan) Routes(*coordinator.RenderInput) coordinator.Routes {
 	for _, role := range Roles().Atomic {
 		out.Upstreams = append(out.Upstreams, coordinator.Upstream{Name: role, Role: role, Port: HTTPPort})
 	}
-	out.Upstreams = append(out.Upstreams, coordinator.Upstream{Name: UpstreamWorker, Port: HTTPPort})
+	out.Upstreams = append(out.Upstreams, coordinator.Upstream{Name: UpstreamWorker, Port: HTTPPort},
+		coordinator.Upstream{Name: UpstreamDistributorGRPC, Role: RoleDistributor, Port: HTTPPort})
 	exact := func(path, upstream string) coordinator.Location {
 		return coordinator.Location{Modifier: "=", Path: path, Upstream: upstream}
 	}
 	prefix := func(path, upstream string) coordinator.Location {
 		return coordinator.Location{Path: path, Upstream: upstream}
 	}
+	ingest := func(l coordinator.Location) coordinator.Location {
+		l.MaxBodyBytes = IngestMaxBodyBytes
+		return l
+	}
+	// The UI, query and settings APIs set no body limit (0).
 	out.Servers = []coordinator.Server{{
 		Port: StatusPort,
 		Locations: []coordinator.Location{
 			exact("/", UpstreamWorker),
 			prefix("/assets", UpstreamWorker),
-			exact("/ingest", RoleDistributor),
-			prefix("/push.v1.PusherService", RoleDistributor),
+			ingest(exact("/ingest", RoleDistributor)),
+			ingest(prefix("/push.v1.PusherService", RoleDistributor)),
 			prefix("/pyroscope", RoleQueryFrontend),
 			prefix("/querier", RoleQueryFrontend),
 			prefix("/settings", RoleTenantSettings),
@@ -100,7 +124,7 @@ func (p *Plan) Routes(*coordinator.RenderInput) coordinator.Routes {
 	}, {
 		Port:      OTLPGRPCPort,
 		GRPC:      true,
-		Locations: []coordinator.Location{prefix("/opentelemetry.proto.collector", RoleDistributor)},
+		Locations: []coordinator.Location{{Path: "/opentelemetry.proto.collector", Upstream: UpstreamDistributorGRPC, MaxBodyBytes: OTLPGRPCMaxBodyBytes}},
 	}}
 	return out
 }

@@ -144,22 +144,28 @@ func TestRoutes(t *testing.T) {
 	for _, r := range Roles().Atomic {
 		upstreams = append(upstreams, coordinator.Upstream{Name: r, Role: r, Port: 4040})
 	}
-	upstreams = append(upstreams, coordinator.Upstream{Name: "worker", Port: 4040})
+	upstreams = append(upstreams, coordinator.Upstream{Name: "worker", Port: 4040},
+		coordinator.Upstream{Name: "distributor-grpc", Role: "distributor", Port: 4040})
 	loc := func(mod, path, up string) coordinator.Location {
 		return coordinator.Location{Modifier: mod, Path: path, Upstream: up}
+	}
+	// Pyroscope's distributor takes 256 MiB bodies over HTTP (see plan.go).
+	ingest := func(l coordinator.Location) coordinator.Location {
+		l.MaxBodyBytes = 256 << 20
+		return l
 	}
 	want := coordinator.Routes{Upstreams: upstreams, Servers: []coordinator.Server{
 		{Port: 8080, Locations: []coordinator.Location{
 			loc("=", "/", "worker"),
 			loc("", "/assets", "worker"),
-			loc("=", "/ingest", "distributor"),
-			loc("", "/push.v1.PusherService", "distributor"),
+			ingest(loc("=", "/ingest", "distributor")),
+			ingest(loc("", "/push.v1.PusherService", "distributor")),
 			loc("", "/pyroscope", "query-frontend"),
 			loc("", "/querier", "query-frontend"),
 			loc("", "/settings", "tenant-settings"),
 			loc("", "/adhocprofiles", "ad-hoc-profiles"),
 		}},
-		{Port: 42424, GRPC: true, Locations: []coordinator.Location{loc("", "/opentelemetry.proto.collector", "distributor")}},
+		{Port: 42424, GRPC: true, Locations: []coordinator.Location{{Path: "/opentelemetry.proto.collector", Upstream: "distributor-grpc", MaxBodyBytes: 4 << 20}}},
 	}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("routes:\n got %+v\nwant %+v", got, want)

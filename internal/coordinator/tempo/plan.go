@@ -106,13 +106,14 @@ func (p *Plan) Routes(in *coordinator.RenderInput) coordinator.Routes {
 		name, role string
 		port       int
 		grpc       bool
+		maxBody    int64
 	}
 	routes := []route{
-		{"tempo-http", RoleQueryFrontend, HTTPPort, false},
-		{"tempo-grpc", RoleQueryFrontend, GRPCPort, true},
+		{"tempo-http", RoleQueryFrontend, HTTPPort, false, HTTPServerMaxBodyBytes},
+		{"tempo-grpc", RoleQueryFrontend, GRPCPort, true, GRPCServerMaxBodyBytes},
 	}
 	for _, r := range p.receivers {
-		routes = append(routes, route{r.Dashed(), RoleDistributor, r.Port(), r.GRPC()})
+		routes = append(routes, route{r.Dashed(), RoleDistributor, r.Port(), r.GRPC(), r.MaxBodyBytes()})
 	}
 	slices.SortFunc(routes, func(a, b route) int { return a.port - b.port })
 	var queried []string
@@ -131,7 +132,7 @@ func (p *Plan) Routes(in *coordinator.RenderInput) coordinator.Routes {
 		out.Servers = append(out.Servers, coordinator.Server{
 			Port:      r.port,
 			GRPC:      r.grpc,
-			Locations: []coordinator.Location{{Path: "/", Upstream: r.name}},
+			Locations: []coordinator.Location{{Path: "/", Upstream: r.name, MaxBodyBytes: r.maxBody}},
 		})
 	}
 	return out

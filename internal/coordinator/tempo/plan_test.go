@@ -200,8 +200,14 @@ func TestWorkerPorts(t *testing.T) {
 }
 
 func TestRoutes(t *testing.T) {
+	// Each route accepts the body its worker accepts (see the limits in tempo.go).
+	limits := map[string]int64{
+		"tempo-http": 0, "tempo-grpc": 16 << 20,
+		"otlp-grpc": 4 << 20, "jaeger-grpc": 4 << 20,
+		"otlp-http": 20 << 20, "zipkin": 20 << 20, "jaeger-thrift-http": 20 << 20,
+	}
 	server := func(port int, grpc bool, upstream string) coordinator.Server {
-		return coordinator.Server{Port: port, GRPC: grpc, Locations: []coordinator.Location{{Path: "/", Upstream: upstream}}}
+		return coordinator.Server{Port: port, GRPC: grpc, Locations: []coordinator.Location{{Path: "/", Upstream: upstream, MaxBodyBytes: limits[upstream]}}}
 	}
 	t.Run("default", func(t *testing.T) {
 		got := planWith().Routes(nil)

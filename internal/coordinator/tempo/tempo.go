@@ -64,6 +64,36 @@ func (r Receiver) Port() int {
 	return 0
 }
 
+// Request body limits of Tempo v2.9's servers, in bytes, as built from
+// the config the coordinator publishes (no receiver sets its own).
+const (
+	// ReceiverHTTPMaxBodyBytes: the OTLP/HTTP, Zipkin and Jaeger
+	// Thrift/HTTP receivers run the OpenTelemetry collector's confighttp
+	// server (v0.132.0 in Tempo v2.9's go.mod), whose ToServer applies
+	// defaultMaxRequestBodySize = 20 MiB when max_request_body_size is unset
+	// (config/confighttp/confighttp.go).
+	ReceiverHTTPMaxBodyBytes = 20 << 20
+	// ReceiverGRPCMaxBodyBytes: the OTLP and Jaeger gRPC receivers run
+	// configgrpc servers with max_recv_msg_size_mib unset, so grpc-go's
+	// default maximum received message applies: 4 MiB.
+	ReceiverGRPCMaxBodyBytes = 4 << 20
+	// GRPCServerMaxBodyBytes: Tempo's own gRPC server (port 9096 here)
+	// receives messages of up to 16 MiB (cmd/tempo/app/config.go sets
+	// Server.GRPCServerMaxRecvMsgSize = 16 * 1024 * 1024).
+	GRPCServerMaxBodyBytes = 16 << 20
+	// HTTPServerMaxBodyBytes: Tempo's own HTTP server (dskit, port 3200)
+	// sets no body limit (its 30s read timeout bounds a request instead).
+	HTTPServerMaxBodyBytes = 0
+)
+
+// MaxBodyBytes is the largest request body the receiver accepts.
+func (r Receiver) MaxBodyBytes() int64 {
+	if r.GRPC() {
+		return ReceiverGRPCMaxBodyBytes
+	}
+	return ReceiverHTTPMaxBodyBytes
+}
+
 // Transport is "grpc" or "http", as the tracing interface's protocol type.
 func (r Receiver) Transport() string {
 	if r == OTLPGRPC || r == JaegerGRPC {
