@@ -60,7 +60,16 @@ func countsString(m map[string]int) string {
 // before the hook.
 func minimumReads(endpoints []coordinator.Endpoint, m *jujusim.Model) Minimum {
 	min := Minimum{"config-get": 1, "is-leader": 1}
+	related := func(name string) bool {
+		for _, r := range m.RelationsOf(name) {
+			if !r.Broken {
+				return true
+			}
+		}
+		return false
+	}
 	for _, ep := range endpoints {
+		ep = ep.In(m.Leader, related)
 		var rels []*jujusim.Relation
 		for _, r := range m.RelationsOf(ep.Name) {
 			if !r.Broken {

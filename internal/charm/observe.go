@@ -71,10 +71,13 @@ func (c *Charm) observeRelations(ctx context.Context, hc *juju.Context, o *coord
 			present[endpoint] = len(entries) > 0
 		}
 	}
+	// Without goal-state every endpoint counts as related.
+	related := func(endpoint string) bool { return present == nil || present[endpoint] }
 	for _, ep := range c.Product.Endpoints() {
-		if present != nil && !ep.Peer && !present[ep.Name] {
+		if !ep.Peer && !related(ep.Name) {
 			continue
 		}
+		ep = ep.In(o.Leader, related)
 		ids, err := c.Juju.RelationIDs(ctx, ep.Name)
 		if err != nil {
 			return fmt.Errorf("cannot list %s relations: %w", ep.Name, err)

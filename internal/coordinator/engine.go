@@ -27,6 +27,20 @@ type Endpoint struct {
 	// Peer marks the peer endpoint. goal-state never lists peer
 	// relations, so the charm cannot learn from it whether one exists.
 	Peer bool
+	// UnitDataForLeaderWith names an endpoint: while it has a relation,
+	// the leader also reads every remote unit's databag (the peers' fqdn
+	// matter only to the leader's ingress route).
+	UnitDataForLeaderWith string
+}
+
+// In is the endpoint as read in one hook: UnitDataForLeaderWith resolved
+// for a unit that is (or not) the leader, given which endpoints have
+// relations.
+func (e Endpoint) In(leader bool, related func(endpoint string) bool) Endpoint {
+	if e.UnitDataForLeaderWith != "" && leader && related(e.UnitDataForLeaderWith) {
+		e.UnitData = true
+	}
+	return e
 }
 
 // ReadsData reports whether the charm reads any databag of the endpoint's
@@ -38,9 +52,9 @@ func (p *Product) Endpoints() []Endpoint {
 	return slices.Concat([]Endpoint{
 		{Name: p.ClusterEndpoint, AppData: true, UnitData: true},
 		{Name: S3Endpoint, AppData: true},
-		{Name: PeersEndpoint, Peer: true},
+		{Name: PeersEndpoint, Peer: true, UnitDataForLeaderWith: IngressEndpoint},
 		{Name: MetricsEndpoint},
-	}, p.ExtraEndpoints, p.tracingEndpoints(), p.listingEndpoints())
+	}, p.ExtraEndpoints, p.tracingEndpoints(), p.listingEndpoints(), p.ingressEndpoints())
 }
 
 // Desired is the state the charm wants after a hook, computed from
@@ -97,13 +111,23 @@ func Reconcile(p *Product, o *Observed) *Desired {
 	}
 	in := &RenderInput{
 		Cluster: cluster, AppFQDN: o.AppFQDN, UnitFQDN: o.UnitFQDN,
-		Model: o.Model, App: o.App, Relations: o.Relations, Config: o.Config,
+		Model: o.Model, App: o.App, ModelUUID: o.ModelUUID, Unit: o.Unit,
+		Relations: o.Relations, Config: o.Config,
 	}
 	d.Input = in
 	in.RemoteWriteURLs, d.Logs = remoteWriteURLs(o.Relations[RemoteWriteEndpoint], d.Logs)
+	ingress := resolveIngress(p, o)
+	in.ExternalURL = ingress.url
+	d.Logs = append(d.Logs, ingress.logs...)
 	in.Telemetry, d.Logs = observeTelemetry(p, in, d.Logs)
 
-	// Status candidates: the order decides ties between equal levels.
+	// Status candidates: the order decides ties between equal levels (the
+	// ingress conflict first, as in the reference).
+	for _, s := range ingress.statuses {
+		if s.Level == Blocked {
+			d.Statuses = append(d.Statuses, s)
+		}
+	}
 	requiredMissing, optionalMissing := p.Roles.Missing(cluster.RoleUnits())
 	switch {
 	case len(clusterRels) == 0:
@@ -138,6 +162,11 @@ func Reconcile(p *Product, o *Observed) *Desired {
 			"Degraded: no worker runs %s (`juju config <worker> role-%s=true` to enable)",
 			strings.Join(optionalMissing, ", "), optionalMissing[0])})
 	}
+	for _, s := range ingress.statuses {
+		if s.Level != Blocked {
+			d.Statuses = append(d.Statuses, s)
+		}
+	}
 	if len(invalid) > 0 {
 		slices.Sort(invalid)
 		d.Statuses = append(d.Statuses, Status{Active, "Ignoring invalid data from " + strings.Join(slices.Compact(invalid), ", ") + " (see juju debug-log)"})
@@ -162,13 +191,18 @@ func Reconcile(p *Product, o *Observed) *Desired {
 		d.Databags = append(d.Databags, listingDatabags(p, o, in)...)
 	}
 	d.Databags = append(d.Databags, metricsDatabags(p, o, in)...)
+	// Every unit's name on peers: raw "hostname" (the coordinated-workers
+	// key) and JSON "fqdn" (the leader's ingress route reads it).
 	for _, rel := range o.Relations[PeersEndpoint] {
 		d.Databags = append(d.Databags, DatabagWrite{Endpoint: PeersEndpoint, RelationID: rel.ID,
-			Data: map[string]string{"hostname": o.UnitFQDN}})
+			Data: map[string]string{"hostname": o.UnitFQDN, "fqdn": mustJSON(o.UnitFQDN)}})
 	}
 
-	// nginx and ports.
+	// nginx, the ingress routes and ports.
 	routes := plan.Routes(in)
+	ingressBags, ingressLogs := ingressDatabags(p, o, in, routes, ingress)
+	d.Databags = append(d.Databags, ingressBags...)
+	d.Logs = append(d.Logs, ingressLogs...)
 	for _, s := range routes.Servers {
 		d.Ports = append(d.Ports, s.Port)
 	}

@@ -30,6 +30,9 @@ type Product struct {
 	// CharmTracing and WorkloadTracing are the tracing requirers whose
 	// receivers the workers' charms and workloads send their traces to.
 	CharmTracing, WorkloadTracing TracingRequirer
+	// Ingress, when set, is how the product is routed by an ingress
+	// (traefik_route, and istio_ingress_route when Ingress.Istio).
+	Ingress *Ingress
 	// Plan reads the product's config options and product-only relations
 	// and returns what the engine needs to render and publish.
 	Plan func(o *Observed) Plan
@@ -75,14 +78,18 @@ type RenderInput struct {
 	// Telemetry is where the relations offer to take the workers' own
 	// telemetry (before any routing by the product).
 	Telemetry WorkerTelemetry
-	// ExternalURL is the ingress URL ("scheme://host[/path]"), "" without ingress.
+	// ExternalURL is the ingress URL ("scheme://host[/path]"), "" without
+	// a ready ingress. Renderers read it through ExternalHTTPURL,
+	// PublicAddress and IngressPath, never directly.
 	ExternalURL string
 	// AppFQDN is the coordinator application's in-cluster service name.
 	AppFQDN string
 	// UnitFQDN is this unit's in-cluster name.
 	UnitFQDN string
-	// Model and App name the coordinator.
-	Model, App string
+	// Model and App name the coordinator; ModelUUID and Unit complete its
+	// topology.
+	Model, App      string
+	ModelUUID, Unit string
 	// Relations are every observed relation, by endpoint.
 	Relations map[string][]Relation
 	// Config is the raw config-get map.

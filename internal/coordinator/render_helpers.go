@@ -110,7 +110,8 @@ func EncodeJSON(v any) (string, error) {
 // PublicAddress is the scheme and host clients reach the coordinator at:
 // those of the ingress URL when there is a usable one, else the
 // application's in-cluster service name with "https" under TLS and "http"
-// without. host is "" when neither is known.
+// without. host is "" when neither is known. gRPC clients use
+// HostPort(host, port).
 func PublicAddress(in *RenderInput) (scheme, host string) {
 	if in == nil {
 		return "", ""
@@ -118,28 +119,66 @@ func PublicAddress(in *RenderInput) (scheme, host string) {
 	if u := ingressURL(in.ExternalURL); u != nil {
 		return u.Scheme, u.Hostname()
 	}
-	scheme = "http"
-	if in.TLS != nil {
-		scheme = "https"
-	}
-	return scheme, in.AppFQDN
+	return InternalAddress(in)
 }
 
-// ExternalHTTPURL is the most external HTTP URL of the coordinator: the
-// ingress URL when there is a usable one (without a trailing slash), else
-// "<scheme>://<application service>:<port>"; "" when neither is known.
+// InternalAddress is the scheme and host of the application's in-cluster
+// service ("https" under TLS), for clients inside the cluster; host is ""
+// when unknown.
+func InternalAddress(in *RenderInput) (scheme, host string) {
+	if in == nil {
+		return "", ""
+	}
+	return internalScheme(in), in.AppFQDN
+}
+
+// ExternalHTTPURL is the most external HTTP URL of the coordinator's
+// port: IngressHTTPURL behind a ready ingress, else InternalHTTPURL; ""
+// when no address is known. Every URL the coordinator gives its users
+// comes from here (or from PublicAddress for gRPC's host:port).
 func ExternalHTTPURL(in *RenderInput, port int) string {
+	if u := IngressHTTPURL(in, port); u != "" {
+		return u
+	}
+	return InternalHTTPURL(in, port)
+}
+
+// IngressHTTPURL is the URL of the coordinator's port through the ingress,
+// "" without a ready one:
+//   - behind an ingress that routes a path prefix (Pyroscope's), the
+//     ingress URL with its path, without a trailing slash;
+//   - behind an ingress that routes each port on its own (Tempo's),
+//     "<scheme>://<ingress host>:<port>".
+func IngressHTTPURL(in *RenderInput, port int) string {
 	if in == nil {
 		return ""
 	}
-	if u := ingressURL(in.ExternalURL); u != nil {
-		return u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/")
-	}
-	scheme, host := PublicAddress(in)
-	if host == "" {
+	u := ingressURL(in.ExternalURL)
+	if u == nil {
 		return ""
 	}
-	return scheme + "://" + HostPort(host, port)
+	if u.Path != "" && u.Path != "/" {
+		return u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/")
+	}
+	return u.Scheme + "://" + HostPort(u.Hostname(), port)
+}
+
+// InternalHTTPURL is the in-cluster URL of the coordinator's port:
+// "<scheme>://<application service>:<port>", https under TLS; "" when the
+// service name is not known.
+func InternalHTTPURL(in *RenderInput, port int) string {
+	if in == nil || in.AppFQDN == "" {
+		return ""
+	}
+	return internalScheme(in) + "://" + HostPort(in.AppFQDN, port)
+}
+
+// internalScheme is the scheme nginx serves: https under TLS.
+func internalScheme(in *RenderInput) string {
+	if in.TLS != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // IngressPath is the path of the ingress URL ("/model-app"), "" without an

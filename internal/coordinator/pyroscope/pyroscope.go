@@ -96,6 +96,12 @@ func Product() *coordinator.Product {
 			Port:        StatusPort,
 			APIDocs:     "https://grafana.com/docs/pyroscope/latest/reference-server-api/",
 		},
+		// The UI, APIs and HTTP ingestion under "/<model>-<app>" on
+		// Traefik's default entry point; OTLP over gRPC on its own port.
+		Ingress: &coordinator.Ingress{
+			Ports:    []coordinator.IngressPort{{Name: "pyroscope-grpc-server", Port: OTLPGRPCPort, GRPC: true}},
+			Prefixed: &coordinator.IngressPort{Name: "web", Port: StatusPort},
+		},
 		Plan: func(o *coordinator.Observed) coordinator.Plan { return NewPlan(o) },
 	}
 }

@@ -138,10 +138,16 @@ func (p *Plan) Routes(in *coordinator.RenderInput) coordinator.Routes {
 	return out
 }
 
-// receiverURLs maps each requested receiver to the URL clients send to,
-// or nil when no address is known yet.
+// receiverURLs maps each requested receiver to the URL clients send to
+// (at the most external address), or nil when no address is known yet.
 func (p *Plan) receiverURLs(in *coordinator.RenderInput) map[Receiver]string {
 	scheme, host := coordinator.PublicAddress(in)
+	return p.receiverURLsAt(scheme, host)
+}
+
+// receiverURLsAt maps each requested receiver to its URL at host, or nil
+// when host is "".
+func (p *Plan) receiverURLsAt(scheme, host string) map[Receiver]string {
 	if host == "" {
 		return nil
 	}
@@ -174,8 +180,13 @@ type tracingReceiver struct {
 }
 
 // ProviderData publishes the requested receivers' URLs to every tracing
-// requirer, as the tracing interface (v2) provider app databag.
+// requirer, as the tracing interface (v2) provider app databag, and the
+// API URLs and readiness probe (tempo-api, probes).
 func (p *Plan) ProviderData(in *coordinator.RenderInput) []coordinator.DatabagWrite {
+	return append(p.tracingDatabags(in), apiDatabags(in)...)
+}
+
+func (p *Plan) tracingDatabags(in *coordinator.RenderInput) []coordinator.DatabagWrite {
 	if in == nil || len(in.Relations[TracingEndpoint]) == 0 {
 		return nil
 	}

@@ -15,11 +15,12 @@ var _ coordinator.TelemetryRouter = (*Plan)(nil)
 // RouteTelemetry tells the workers where to send their own telemetry.
 // Tracing goes where the self-charm-tracing and self-workload-tracing
 // relations say; without one, into this Tempo: every receiver it serves,
-// at its public address (as the reference does).
+// at its in-cluster address (the workers are in the cluster: no detour
+// through the ingress).
 func (p *Plan) RouteTelemetry(in *coordinator.RenderInput) coordinator.WorkerTelemetry {
 	t := in.Telemetry
 	var own coordinator.TracingReceivers
-	if urls := p.receiverURLs(in); urls != nil {
+	if urls := p.receiverURLsAt(coordinator.InternalAddress(in)); urls != nil {
 		own = make(coordinator.TracingReceivers, len(urls))
 		for r, u := range urls {
 			own[string(r)] = u

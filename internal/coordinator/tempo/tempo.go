@@ -131,11 +131,14 @@ func Roles() coordinator.RoleTable {
 	}
 }
 
+// CharmName is the Tempo coordinator charm's name.
+const CharmName = "tempo-coordinator-k8s"
+
 // Product returns the Tempo product for the coordinator engine.
 func Product() *coordinator.Product {
 	return &coordinator.Product{
 		Name:            "tempo",
-		CharmName:       "tempo-coordinator-k8s",
+		CharmName:       CharmName,
 		ClusterEndpoint: "tempo-cluster",
 		ConfigKey:       "worker_config",
 		Roles:           Roles(),
@@ -143,6 +146,8 @@ func Product() *coordinator.Product {
 		ExtraEndpoints: []coordinator.Endpoint{
 			{Name: TracingEndpoint, AppData: true},
 			{Name: coordinator.RemoteWriteEndpoint, UnitData: true},
+			{Name: APIEndpoint},
+			{Name: ProbesEndpoint},
 		},
 		WorkerMetricsPort: HTTPPort,
 		CharmTracing:      coordinator.TracingRequirer{Endpoint: CharmTracingEndpoint, Protocols: []string{string(OTLPHTTP)}},
@@ -160,6 +165,20 @@ func Product() *coordinator.Product {
 				"Status":               "/status",
 			},
 		},
-		Plan: func(o *coordinator.Observed) coordinator.Plan { return NewPlan(o) },
+		Ingress: Ingress(),
+		Plan:    func(o *coordinator.Observed) coordinator.Plan { return NewPlan(o) },
 	}
+}
+
+// Ingress routes Tempo's APIs and every receiver on a port of its own, on
+// Traefik or on Istio's ingress.
+func Ingress() *coordinator.Ingress {
+	ports := []coordinator.IngressPort{
+		{Name: "tempo-http", Port: HTTPPort},
+		{Name: "tempo-grpc", Port: GRPCPort, GRPC: true},
+	}
+	for _, r := range []Receiver{Zipkin, OTLPGRPC, OTLPHTTP, JaegerThriftHTTP, JaegerGRPC} {
+		ports = append(ports, coordinator.IngressPort{Name: r.Dashed(), Port: r.Port(), GRPC: r.GRPC()})
+	}
+	return &coordinator.Ingress{Ports: ports, Istio: true}
 }
