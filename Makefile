@@ -12,7 +12,10 @@ export PYROSCOPE_BIN ?= $(WORKLOAD_BIN)/pyroscope
 CHARMS := tempo-coordinator-k8s pyroscope-coordinator-k8s
 CHARM_FILES := $(foreach c,$(CHARMS),$(BUILD)/$(c)_ubuntu@24.04-amd64.charm)
 
-.PHONY: all build charm test unit demo e2e bench deps system-deps workloads lint clean
+.PHONY: all build charm test unit fuzz demo e2e bench deps system-deps workloads lint clean
+
+# FUZZTIME bounds each fuzz target in `make test` and `make fuzz` (11 targets:
+# about 3 minutes at 10s). A long run: make fuzz FUZZTIME=1000000x
 
 all: build
 
@@ -51,6 +54,12 @@ lint:
 ## test: every test, with real nginx, Pebble, Tempo and Pyroscope (installed or built first)
 test: deps lint charm
 	go test -count=1 -timeout 30m ./...
+	FUZZTIME=$(FUZZTIME) scripts/fuzz
+
+## fuzz: every fuzz target for FUZZTIME each (default 10s)
+FUZZTIME ?= 10s
+fuzz:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz
 
 ## unit: the fast tests only (tests that need a missing binary skip)
 unit:

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -213,8 +214,14 @@ func Reconcile(p *Product, o *Observed) *Desired {
 		if len(o.UnresolvedAddresses) > 0 {
 			d.Statuses = append(d.Statuses, unresolvedStatus(o.UnresolvedAddresses))
 		}
+		facts := *o.Nginx
+		if _, err := netip.ParseAddr(facts.Resolver); err != nil {
+			// resolv.conf names nameservers by address; nginx would have to
+			// resolve any other name when it loads the config, and fail.
+			facts.Resolver = ""
+		}
 		d.Nginx = &NginxPlan{Run: d.Consistent, Config: RenderNginx(NginxInput{
-			Facts: *o.Nginx, Routes: routes, AddressesByRole: byRole,
+			Facts: facts, Routes: routes, AddressesByRole: byRole,
 			AllAddresses: all, ServerName: o.UnitFQDN, TLS: in.TLS != nil, StatusPort: p.StatusPort,
 		})}
 	}
