@@ -55,6 +55,7 @@ func (p *Product) Endpoints() []Endpoint {
 		{Name: S3Endpoint, AppData: true},
 		{Name: PeersEndpoint, Peer: true, UnitDataForLeaderWith: IngressEndpoint},
 		{Name: MetricsEndpoint},
+		{Name: ParcaScrapeEndpoint},
 	}, p.ExtraEndpoints, p.tracingEndpoints(), p.listingEndpoints(), p.ingressEndpoints())
 }
 
@@ -192,6 +193,8 @@ func Reconcile(p *Product, o *Observed) *Desired {
 		d.Databags = append(d.Databags, listingDatabags(p, o, in)...)
 	}
 	d.Databags = append(d.Databags, metricsDatabags(p, o, in)...)
+	profiling, logs := profilingDatabags(p, o, in)
+	d.Databags, d.Logs = append(d.Databags, profiling...), append(d.Logs, logs...)
 	// Every unit's name on peers: raw "hostname" (the coordinated-workers
 	// key) and JSON "fqdn" (the leader's ingress route reads it).
 	for _, rel := range o.Relations[PeersEndpoint] {

@@ -21,8 +21,13 @@ type Product struct {
 	// ExtraEndpoints are the product-only endpoints the engine observes
 	// (e.g. tracing for Tempo).
 	ExtraEndpoints []Endpoint
-	// WorkerMetricsPort is where workers serve /metrics.
+	// WorkerMetricsPort is the workers' HTTP port, where they serve
+	// /metrics and Go's /debug/pprof (dskit's instrumentation handlers).
 	WorkerMetricsPort int
+	// WorkerTLS is true when, with TLS on, the workers serve their HTTP
+	// port with the coordinator's certificate (Tempo); false when nginx
+	// terminates TLS and the workers serve plain HTTP (Pyroscope).
+	WorkerTLS bool
 	// GrafanaSource, when set, is offered to Grafana over grafana-source.
 	GrafanaSource *GrafanaSource
 	// Catalogue, when set, is the product's entry in a catalogue.

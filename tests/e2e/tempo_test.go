@@ -231,8 +231,9 @@ func TestTempoMonolithic(t *testing.T) {
 	traces := e.send("e2e-monolithic")
 	found, first := e.readBack(traces, "", true)
 	scraped := e.c.scrapeWorkers(e.n)
-	report(t, "workers=1 traces=%d spans sent=%d found=%d first read-back=%s scraped=%d total=%s status=%q",
-		len(traces), spans(traces), found, first.Round(time.Millisecond), scraped, time.Since(e.start).Round(time.Second), e.c.status())
+	profiled := e.c.profileWorkers(e.n)
+	report(t, "workers=1 traces=%d spans sent=%d found=%d first read-back=%s scraped=%d profiled=%d total=%s status=%q",
+		len(traces), spans(traces), found, first.Round(time.Millisecond), scraped, profiled, time.Since(e.start).Round(time.Second), e.c.status())
 }
 
 // tempoDistributed are the worker applications of a distributed Tempo:

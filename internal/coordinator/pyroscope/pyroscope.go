@@ -87,7 +87,9 @@ func Product() *coordinator.Product {
 		CharmTracing:      coordinator.TracingRequirer{Endpoint: CharmTracingEndpoint, Protocols: []string{"otlp_http"}},
 		WorkloadTracing:   coordinator.TracingRequirer{Endpoint: WorkloadTracingEndpoint, Protocols: []string{"jaeger_thrift_http"}},
 		WorkerMetricsPort: HTTPPort,
-		GrafanaSource:     &coordinator.GrafanaSource{Type: "grafana-pyroscope-datasource", Port: StatusPort},
+		// Pyroscope has no end-to-end TLS: nginx terminates it.
+		WorkerTLS:     false,
+		GrafanaSource: &coordinator.GrafanaSource{Type: "grafana-pyroscope-datasource", Port: StatusPort},
 		Catalogue: &coordinator.CatalogueItem{
 			Title:       "Pyroscope",
 			Description: "Continuous profiling backend (Grafana Pyroscope): collects, stores and queries profiles of the applications that send them, with a UI to explore them.",

@@ -150,6 +150,7 @@ func Product() *coordinator.Product {
 			{Name: ProbesEndpoint},
 		},
 		WorkerMetricsPort: HTTPPort,
+		WorkerTLS:         true,
 		CharmTracing:      coordinator.TracingRequirer{Endpoint: CharmTracingEndpoint, Protocols: []string{string(OTLPHTTP)}},
 		WorkloadTracing:   coordinator.TracingRequirer{Endpoint: WorkloadTracingEndpoint, Protocols: []string{string(OTLPHTTP)}},
 		GrafanaSource:     &coordinator.GrafanaSource{Type: "tempo", Port: HTTPPort},

@@ -1,0 +1,5 @@
+package coordinator
+
+// ProfilingDatabags exposes profilingDatabags to the black-box tests, which
+// feed it inputs Reconcile cannot build yet (TLS).
+var ProfilingDatabags = profilingDatabags
