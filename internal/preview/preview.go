@@ -34,6 +34,9 @@ type Model struct {
 	RemoteWrite []string `yaml:"remote-write"`
 	// Profiling is the number of profiling requirers (Pyroscope).
 	Profiling int `yaml:"profiling"`
+	// Ingress is Traefik's app databag (external_host, scheme); absent =
+	// no ingress relation.
+	Ingress map[string]string `yaml:"ingress"`
 	// Nginx describes the nginx container (default: 1.27.5, no IPv6).
 	Nginx *coordinator.NginxFacts `yaml:"nginx"`
 }
@@ -97,6 +100,9 @@ func (m *Model) Observed(product *coordinator.Product) *coordinator.Observed {
 	}
 	for i := 0; i < m.Profiling; i++ {
 		add("profiling", coordinator.Relation{RemoteApp: "profiling-requirer-" + strconv.Itoa(i)})
+	}
+	if m.Ingress != nil {
+		add(coordinator.IngressEndpoint, coordinator.Relation{RemoteApp: "traefik", AppData: m.Ingress})
 	}
 	return o
 }

@@ -505,3 +505,42 @@ func TestPyroscopeStatuses(t *testing.T) {
 	again := e.hook("update-status", jujusim.HookOptions{})
 	assert.Zero(t, again.Counts["relation-set"]+again.Counts["status-set"], "%v", again.Tools())
 }
+
+// TestIngressThroughThePackedCharm: the leader routes every coordinator
+// unit that published its fqdn on peers through Traefik, reads its peers'
+// databags only while Traefik is related, hands out Traefik's URLs, and
+// goes back to in-cluster URLs when Traefik leaves.
+func TestIngressThroughThePackedCharm(t *testing.T) {
+	e := newEnv(t, "tempo-coordinator-k8s", true)
+	e.addWorker("tempo-worker", "all", "10.1.0.6")
+	e.addS3()
+	peers := e.h.Model.AddRelation("peers", "tempo", nil, map[string]map[string]string{
+		"tempo/1": {"fqdn": jsonString("tempo-1.tempo-endpoints.test-model.svc.cluster.local"), "hostname": "tempo-1.tempo-endpoints.test-model.svc.cluster.local"},
+	})
+	tracing := e.h.Model.AddRelation("tracing", "otel", map[string]string{"receivers": `["otlp_grpc"]`}, map[string]map[string]string{"otel/0": {}})
+	before := e.hook("config-changed", jujusim.HookOptions{})
+	assert.Equal(t, jsonString("tempo-0.tempo-endpoints.test-model.svc.cluster.local"), peers.LocalUnitData["fqdn"])
+	assert.Contains(t, tracing.LocalAppData["receivers"], `"url":"tempo.test-model.svc.cluster.local:4317"`)
+
+	ingress := e.h.Model.AddRelation("ingress", "traefik", map[string]string{"external_host": "tempo.example.com", "scheme": "https"},
+		map[string]map[string]string{"traefik/0": {}})
+	after := e.hook("ingress-relation-changed", jujusim.HookOptions{Relation: ingress, RemoteUnit: "traefik/0"})
+	// The peer's databag is read now: one more relation-list (peers) and
+	// relation-get (tempo/1), plus Traefik's relation-list and app databag.
+	assert.Equal(t, before.Counts["relation-list"]+2, after.Counts["relation-list"], "%v", after.Tools())
+	assert.Equal(t, before.Counts["relation-get"]+2, after.Counts["relation-get"], "%v", after.Tools())
+	config := ingress.LocalAppData["config"]
+	for _, server := range []string{"h2c://tempo-0.tempo-endpoints.test-model.svc.cluster.local:4317", "h2c://tempo-1.tempo-endpoints.test-model.svc.cluster.local:4317"} {
+		assert.Contains(t, config, server)
+	}
+	assert.Contains(t, config, "redirectScheme")
+	assert.Contains(t, ingress.LocalAppData["static"], "otlp-grpc:\n    address: :4317")
+	assert.Equal(t, "False", ingress.LocalAppData["raw"])
+	assert.Contains(t, tracing.LocalAppData["receivers"], `"url":"tempo.example.com:4317"`)
+	assert.NotContains(t, e.status(), "ingress", "Traefik is ready")
+
+	e.hook("ingress-relation-broken", jujusim.HookOptions{Relation: ingress})
+	assert.Contains(t, tracing.LocalAppData["receivers"], `"url":"tempo.test-model.svc.cluster.local:4317"`)
+	last := e.hook("update-status", jujusim.HookOptions{})
+	assert.Equal(t, before.Counts["relation-get"], last.Counts["relation-get"], "peers read without Traefik: %v", last.Tools())
+}
