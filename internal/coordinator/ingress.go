@@ -61,9 +61,9 @@ func (p *Product) ingressEndpoints() []Endpoint {
 // Limits on what an ingress provider may publish.
 const maxIngressValue = 512
 
-// MultipleIngresses is the Blocked message while both ingresses are ready
-// (the reference's words).
-const MultipleIngresses = "Multiple ingress relations are active ('ingress' and 'istio-ingress'). Remove one of the two."
+// MultipleIngresses starts the Blocked message while both ingresses are
+// ready (the reference's words); the commands that remove either follow.
+const MultipleIngresses = "Multiple ingress relations are active ('ingress' and 'istio-ingress'). Remove one of the two"
 
 // ingressView is what the engine worked out from the ingress relations.
 type ingressView struct {
@@ -76,9 +76,20 @@ type ingressView struct {
 	logs          []string
 }
 
-// ingressProvider is one usable provider: the scheme and host it serves.
+// ingressProvider is one usable provider: the scheme and host it serves,
+// and the relation it came from.
 type ingressProvider struct {
 	scheme, host string
+	rel          Relation
+}
+
+// removeCommand is the juju command that removes the provider's relation.
+func (p *ingressProvider) removeCommand(app string) string {
+	remote := p.rel.RemoteApp
+	if !ValidHost(remote) { // Juju application names are host labels
+		remote = "<" + p.rel.Endpoint + " provider>"
+	}
+	return "`juju remove-relation " + app + ":" + p.rel.Endpoint + " " + remote + "`"
 }
 
 // resolveIngress reads the ingress providers' data and picks the external
@@ -110,7 +121,8 @@ func resolveIngress(p *Product, o *Observed) ingressView {
 	var chosen *ingressProvider
 	switch {
 	case traefik != nil && istio != nil:
-		v.statuses = append(v.statuses, Status{Blocked, MultipleIngresses})
+		v.statuses = append(v.statuses, Status{Blocked, MultipleIngresses + ": " +
+			traefik.removeCommand(o.App) + " or " + istio.removeCommand(o.App) + "."})
 		return v
 	case traefik != nil:
 		chosen = traefik
@@ -142,6 +154,9 @@ func IngressPrefix(model, app string) string { return "/" + model + "-" + app }
 func firstProvider(rels []Relation, read func(Relation) (*ingressProvider, string), logs *[]string) (_ *ingressProvider, related bool) {
 	for _, rel := range rels {
 		got, problem := read(rel)
+		if got != nil {
+			got.rel = rel
+		}
 		if problem != "" {
 			subject := rel.Ref()
 			if rel.RemoteApp != "" {

@@ -318,7 +318,8 @@ func TestIngressBothReady(t *testing.T) {
 		coordinator.IngressEndpoint:      {traefikRelation(30, map[string]string{"external_host": "a.example.com", "scheme": "http"})},
 		coordinator.IstioIngressEndpoint: {istioRelation(31, map[string]string{"external_host": "b.example.com"})},
 	}))
-	wantStatus(t, d, coordinator.Blocked, coordinator.MultipleIngresses)
+	wantStatus(t, d, coordinator.Blocked, "Multiple ingress relations are active ('ingress' and 'istio-ingress'). Remove one of the two: "+
+		"`juju remove-relation tempo:ingress traefik` or `juju remove-relation tempo:istio-ingress istio-ingress`.")
 	wantURLs(t, d, internalURLs)
 	// Both still get their route: removing either one fixes everything.
 	if len(find(d, coordinator.IngressEndpoint)) != 1 || len(find(d, coordinator.IstioIngressEndpoint)) != 1 {
