@@ -37,6 +37,9 @@ func (c *Charm) apply(ctx context.Context, hc *juju.Context, o *observation, d *
 	d, nginxStatuses := c.applyNginx(ctx, o, d)
 	statuses := append(slices.Clone(d.Statuses), nginxStatuses...)
 
+	if err := c.saveCache(ctx, o, newState); err != nil {
+		return err
+	}
 	if err := c.applyDatabags(ctx, hc, o, d, newState); err != nil {
 		return err
 	}

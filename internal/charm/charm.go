@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
 	"github.com/tempo-coordinator/coordinator/internal/juju"
@@ -56,6 +57,8 @@ type Charm struct {
 	// ResolvConf returns the charm container's /etc/resolv.conf (for the
 	// cluster domain); nil means the default cluster.local.
 	ResolvConf func() ([]byte, error)
+	// Now is the clock (nil: time.Now), for the periodic full read.
+	Now func() time.Time
 	// Log receives warnings; Juju files the charm's stderr in the unit log
 	// at WARNING level, so logging costs no hook-tool call.
 	Log io.Writer

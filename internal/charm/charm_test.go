@@ -65,7 +65,13 @@ func newModel(leader bool) (*jujusim.Model, *jujusim.Relation) {
 // runHook runs one hook of the charm in-process against the model.
 func runHook(t *testing.T, m *jujusim.Model, hook string, ctr Container) error {
 	t.Helper()
-	return jujusim.RunInProcess(context.Background(), m, hook, jujusim.HookOptions{}, func(ctx context.Context, r juju.Runner, env map[string]string) error {
+	return runEvent(t, m, hook, jujusim.HookOptions{}, ctr)
+}
+
+// runEvent runs a hook with its relation context.
+func runEvent(t *testing.T, m *jujusim.Model, hook string, opts jujusim.HookOptions, ctr Container) error {
+	t.Helper()
+	return jujusim.RunInProcess(context.Background(), m, hook, opts, func(ctx context.Context, r juju.Runner, env map[string]string) error {
 		hc, err := juju.ContextFromEnv(func(k string) string { return env[k] }, "")
 		require.NoError(t, err)
 		c := &Charm{Product: tempo.Product(), Juju: juju.NewClient(r), Connect: func(name string) (Container, error) {
@@ -141,7 +147,7 @@ func TestRemovedKeysAreDeleted(t *testing.T) {
 	require.NoError(t, runHook(t, m, "config-changed", n))
 	require.Contains(t, w.LocalAppData, "s3_tls_ca_chain")
 	delete(s3.RemoteAppData, "tls-ca-chain")
-	require.NoError(t, runHook(t, m, "update-status", n))
+	require.NoError(t, runEvent(t, m, "s3-relation-changed", jujusim.HookOptions{Relation: s3}, n))
 	assert.NotContains(t, w.LocalAppData, "s3_tls_ca_chain")
 }
 

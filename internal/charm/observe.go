@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
 	"github.com/tempo-coordinator/coordinator/internal/juju"
@@ -19,6 +20,10 @@ type observation struct {
 	nginxErr error
 	// facts is the nginx facts record to store, when it changed.
 	facts string
+	// cache is the observation cache found at the hook's start; fullRead
+	// says why every databag was read ("" when the cache was used).
+	cache    *obsCache
+	fullRead string
 }
 
 // stateNginxFacts keeps nginx's facts for the container's boot, so that
@@ -45,7 +50,13 @@ func (c *Charm) observe(ctx context.Context, hc *juju.Context) (*observation, er
 	if o.state, err = c.Juju.StateGet(ctx); err != nil {
 		return nil, fmt.Errorf("cannot read charm state: %w", err)
 	}
-	if err := c.observeRelations(ctx, hc, o.Observed); err != nil {
+	o.cache = loadCache(o.state)
+	o.fullRead = c.fullReadReason(hc, o.cache, o.Config)
+	if o.cache.reason != "" {
+		c.logf("reading every databag: %s", o.cache.reason)
+	}
+	fresh := &freshness{full: o.fullRead != "", cache: o.cache, event: hc.Relation}
+	if err := c.observeRelations(ctx, hc, o.Observed, fresh); err != nil {
 		return nil, err
 	}
 	domain := "cluster.local"
@@ -62,8 +73,9 @@ func (c *Charm) observe(ctx context.Context, hc *juju.Context) (*observation, er
 // observeRelations reads every relation of the endpoints the product cares
 // about. goal-state (one call) tells which endpoints have relations, so
 // the others cost nothing; it never lists the peer relation, which is
-// always looked up.
-func (c *Charm) observeRelations(ctx context.Context, hc *juju.Context, o *coordinator.Observed) error {
+// always looked up. Membership (relation-ids, relation-list) is read in
+// every hook; databags come from the cache where fresh allows it.
+func (c *Charm) observeRelations(ctx context.Context, hc *juju.Context, o *coordinator.Observed, fresh *freshness) error {
 	var present map[string]bool
 	if goal, err := c.Juju.GoalState(ctx); err == nil {
 		present = map[string]bool{}
@@ -86,7 +98,7 @@ func (c *Charm) observeRelations(ctx context.Context, hc *juju.Context, o *coord
 			if hc.Relation != nil && hc.Name == ep.Name+"-relation-broken" && hc.Relation.ID == id {
 				continue // going away: it no longer counts
 			}
-			rel, err := c.readRelation(ctx, ep, id)
+			rel, err := c.readRelation(ctx, ep, id, fresh)
 			if juju.IsRelationNotFound(err) {
 				continue
 			}
@@ -99,7 +111,7 @@ func (c *Charm) observeRelations(ctx context.Context, hc *juju.Context, o *coord
 	return nil
 }
 
-func (c *Charm) readRelation(ctx context.Context, ep coordinator.Endpoint, id int) (coordinator.Relation, error) {
+func (c *Charm) readRelation(ctx context.Context, ep coordinator.Endpoint, id int, fresh *freshness) (coordinator.Relation, error) {
 	ref := coordinator.RelationRef(ep.Name, id)
 	rel := coordinator.Relation{ID: id, Endpoint: ep.Name, Units: map[string]map[string]string{}}
 	if !ep.ReadsData() {
@@ -111,10 +123,20 @@ func (c *Charm) readRelation(ctx context.Context, ep coordinator.Endpoint, id in
 	if err != nil {
 		return rel, fmt.Errorf("cannot list units of %s: %w", ref, err)
 	}
-	if len(units) > 0 {
+	cached, fromCache := fresh.app(ref)
+	switch {
+	case fromCache:
+		rel.RemoteApp = cached.App
+		if ep.AppData {
+			rel.AppData = maps.Clone(cached.Data)
+			if rel.AppData == nil {
+				rel.AppData = map[string]string{}
+			}
+		}
+	case len(units) > 0:
 		rel.RemoteApp, _ = juju.AppOfUnit(units[0])
 	}
-	if ep.AppData {
+	if ep.AppData && !fromCache {
 		if rel.RemoteApp == "" {
 			if rel.RemoteApp, err = c.Juju.RelationApp(ctx, ref); err != nil {
 				return rel, fmt.Errorf("cannot find the application of %s: %w", ref, err)
@@ -127,8 +149,11 @@ func (c *Charm) readRelation(ctx context.Context, ep coordinator.Endpoint, id in
 	for _, unit := range units {
 		data := map[string]string{}
 		if ep.UnitData {
-			if data, err = c.Juju.RelationGet(ctx, ref, unit, false); err != nil {
-				return rel, fmt.Errorf("cannot read %s unit data of %s: %w", ref, unit, err)
+			var ok bool
+			if data, ok = fresh.unit(ref, unit); !ok {
+				if data, err = c.Juju.RelationGet(ctx, ref, unit, false); err != nil {
+					return rel, fmt.Errorf("cannot read %s unit data of %s: %w", ref, unit, err)
+				}
 			}
 		}
 		rel.Units[unit] = data
