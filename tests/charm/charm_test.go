@@ -388,15 +388,21 @@ func TestCallsStayNearTheMinimum(t *testing.T) {
 	e.hook("config-changed", jujusim.HookOptions{})
 	res := e.hook("tempo-cluster-relation-changed", jujusim.HookOptions{Relation: w, RemoteUnit: "tempo-worker/0"})
 	// goal-state; relation-ids x3 (cluster, s3, and peers, which goal-state never lists); relation-list x2 (none for
-	// peers, where nothing is read); relation-get: 1 app + 3 units (cluster) + 1 app (s3); is-leader, config-get,
-	// state-get.
+	// peers, where nothing is read); relation-get: the event's unit and its application (the other databags come
+	// from the observation cache); is-leader, config-get, state-get.
 	want := []string{"config-get", "goal-state", "is-leader", "relation-get", "relation-ids", "relation-list", "state-get"}
 	got := slices.Sorted(maps.Keys(res.Counts))
 	assert.Equal(t, want, got, "%v", res.Tools())
 	assert.Equal(t, 3, res.Counts["relation-ids"])
 	assert.Equal(t, 2, res.Counts["relation-list"])
-	assert.Equal(t, 5, res.Counts["relation-get"])
-	assert.Len(t, res.Calls, 14, "%v", res.Tools())
+	assert.Equal(t, 2, res.Counts["relation-get"])
+	assert.Len(t, res.Calls, 11, "%v", res.Tools())
+	// A full read (upgrade-charm): relation-get 1 app + 3 units (cluster) + 1 app (s3), and the
+	// cache's read time renewed with one state-set.
+	res = e.hook("upgrade-charm", jujusim.HookOptions{})
+	assert.Equal(t, 5, res.Counts["relation-get"], "%v", res.Tools())
+	assert.Equal(t, 1, res.Counts["state-set"], "%v", res.Tools())
+	assert.Len(t, res.Calls, 15, "%v", res.Tools())
 }
 
 // TestLoneUnitPublishesItsHostname: goal-state never lists the peer
