@@ -58,11 +58,49 @@ func TestHookCallBounds(t *testing.T) {
 			if w := second.Minimum["relation-set"] + second.Minimum["status-set"]; w != 0 {
 				t.Errorf("%d units, second %s changed the model (%d writes were needed): the charm is not idempotent", size.Units, hook.Name, w)
 			}
+			// The second hook reads from the observation cache: its cost
+			// must not grow with the cluster (issue #23: at most 30 calls).
+			if n := len(second.Calls); n > maxCachedHookCalls {
+				t.Errorf("%d units, unchanged second %s: %d calls, want at most %d: %v", size.Units, hook.Name, n, maxCachedHookCalls, countsString(second.Counts))
+			}
 			// A third hook must cost exactly what the second did.
 			if third := run(t, r, m, hook); !maps.Equal(third.Counts, second.Counts) {
 				t.Errorf("%d units, %s: third hook calls %v differ from the second's %v", size.Units, hook.Name, third.Counts, second.Counts)
 			}
 		}
+	}
+}
+
+// maxCachedHookCalls bounds the calls of a hook that reads from the
+// observation cache, whatever the cluster's size.
+const maxCachedHookCalls = 30
+
+// TestScaleOutHooksStayFlat grows a cluster through joined and changed
+// hooks: each new unit's hooks read its databag, not the cluster's.
+func TestScaleOutHooksStayFlat(t *testing.T) {
+	r := newTestRunner(t)
+	config, err := ConfigDefaults("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, added := Sizes[2], 5
+	if !testing.Short() {
+		size = Sizes[3]
+	}
+	s, err := r.RunScaleOut(size, config, added)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Hooks != 2*added {
+		t.Fatalf("%d hooks, want %d", s.Hooks, 2*added)
+	}
+	// Per hook: the cached reads plus the writes of a changed ring
+	// (one relation-set per worker application, state-set).
+	if max := s.Hooks * (maxCachedHookCalls + size.Apps); s.TotalCalls() > max {
+		t.Errorf("%d units + %d: %d calls, want at most %d: %v", size.Units, added, s.TotalCalls(), max, countsString(s.Calls))
+	}
+	if got, want := s.Calls["relation-get"], s.Hooks*2; got > want {
+		t.Errorf("%d relation-get calls, want at most %d (the event's unit and app per hook)", got, want)
 	}
 }
 

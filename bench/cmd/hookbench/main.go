@@ -54,10 +54,22 @@ func main() {
 	calRuns := flag.Int("calibrate", 200, "shim runs for the calibration")
 	floor := flag.String("floor", "", "the read-floor program (bench/cmd/readfloor), built; empty: no floor table")
 	compare := flag.String("compare", "", "another dispatch binary to compare with, hook by hook (no other table)")
+	scaleOut := flag.Int("scaleout", 0, "add this many units to the largest size through joined+changed hooks and print the totals (with -compare: for both binaries; no other table)")
 	flag.Parse()
 	if *shim == "" {
 		fmt.Fprintln(os.Stderr, "hookbench: -shim is required")
 		os.Exit(2)
+	}
+	if *scaleOut > 0 {
+		binaries := []string{*dispatch}
+		if *compare != "" {
+			binaries = append(binaries, *compare)
+		}
+		if err := runScaleOut(binaries, *shim, *charmDir, *sizes, *scaleOut); err != nil {
+			fmt.Fprintf(os.Stderr, "hookbench: %v\n", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if *compare != "" {
 		if err := runCompare(*dispatch, *compare, *shim, *charmDir, *sizes, *reps, *calRuns); err != nil {
