@@ -4,8 +4,10 @@ package coordinator
 type Level int
 
 // The statuses a charm may set, least severe first (ops' priority order).
+// They start at 1 so that a Status left empty is not silently Active: its
+// level's name is "unknown", which status-set rejects.
 const (
-	Active Level = iota
+	Active Level = iota + 1
 	Waiting
 	Maintenance
 	Blocked
@@ -20,19 +22,11 @@ func (l Level) String() string {
 		return "maintenance"
 	case Blocked:
 		return "blocked"
-	default:
+	case Active:
 		return "active"
+	default:
+		return "unknown"
 	}
-}
-
-// ParseLevel is the inverse of Level.String; unknown names give false.
-func ParseLevel(s string) (Level, bool) {
-	for _, l := range []Level{Active, Waiting, Maintenance, Blocked} {
-		if l.String() == s {
-			return l, true
-		}
-	}
-	return Active, false
 }
 
 // Status is a unit status: a level and a message for `juju status`.

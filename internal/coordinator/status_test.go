@@ -58,16 +58,16 @@ func TestSummarize(t *testing.T) {
 }
 
 func TestLevelNames(t *testing.T) {
-	for _, l := range []c.Level{c.Active, c.Waiting, c.Maintenance, c.Blocked} {
-		got, ok := c.ParseLevel(l.String())
-		if !ok || got != l {
-			t.Errorf("ParseLevel(%q) = %v, %v", l.String(), got, ok)
+	for l, want := range map[c.Level]string{c.Active: "active", c.Waiting: "waiting", c.Maintenance: "maintenance", c.Blocked: "blocked"} {
+		if got := l.String(); got != want {
+			t.Errorf("Level(%d).String() = %q, want %q", l, got, want)
 		}
-	}
-	if _, ok := c.ParseLevel("error"); ok {
-		t.Error(`ParseLevel("error") accepted`)
 	}
 	if !(c.Active < c.Waiting && c.Waiting < c.Maintenance && c.Maintenance < c.Blocked) {
 		t.Error("levels are not ordered by severity")
+	}
+	// An empty Status is no status at all, not Active.
+	if got := (c.Status{}).Level.String(); got != "unknown" {
+		t.Errorf("the zero Level is %q, want unknown", got)
 	}
 }
