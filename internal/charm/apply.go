@@ -277,8 +277,5 @@ func parsePorts(raw string) []int {
 
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	if len(line) > 200 {
-		line = line[:200] + "..."
-	}
-	return line
+	return coordinator.Truncate(line, 200)
 }

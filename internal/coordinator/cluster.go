@@ -129,7 +129,7 @@ func validateUnit(name string, data map[string]string) (WorkerUnit, *Problem) {
 		return WorkerUnit{}, &Problem{Subject: name, Reason: "invalid address: " + err.Error()}
 	}
 	if !ValidHost(addr) {
-		return WorkerUnit{}, &Problem{Subject: name, Reason: fmt.Sprintf("invalid address %q: not a DNS name or IP address", truncate(addr, 40))}
+		return WorkerUnit{}, &Problem{Subject: name, Reason: fmt.Sprintf("invalid address %q: not a DNS name or IP address", Truncate(addr, 40))}
 	}
 	if !hasTopo {
 		return WorkerUnit{}, &Problem{Subject: name, Reason: "missing juju_topology"}

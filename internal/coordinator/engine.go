@@ -1,22 +1,15 @@
 package coordinator
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/netip"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 )
 
-// Endpoints the engine knows. Every coordinator has peers; a product that
-// pushes metrics lists the remote-write endpoint in its ExtraEndpoints.
-const (
-	PeersEndpoint       = "peers"
-	RemoteWriteEndpoint = "send-remote-write"
-)
+// PeersEndpoint is the peer endpoint every coordinator has.
+const PeersEndpoint = "peers"
 
 // Endpoint says what the charm reads from the relations of an endpoint.
 type Endpoint struct {
@@ -117,7 +110,6 @@ func Reconcile(p *Product, o *Observed) *Desired {
 		Relations: o.Relations, Config: o.Config,
 	}
 	d.Input = in
-	in.RemoteWriteURLs, d.Logs = remoteWriteURLs(o.Relations[RemoteWriteEndpoint], d.Logs)
 	ingress := resolveIngress(p, o)
 	in.ExternalURL = ingress.url
 	d.Logs = append(d.Logs, ingress.logs...)
@@ -155,7 +147,7 @@ func Reconcile(p *Product, o *Observed) *Desired {
 	}
 	d.Statuses = append(d.Statuses, plan.Statuses(in)...)
 	d.ActiveMessage = plan.ActiveMessage(in)
-	d.Logs = append(d.Logs, plan.Warnings()...)
+	d.Logs = append(d.Logs, plan.Warnings...)
 	if o.Nginx == nil {
 		d.Statuses = append(d.Statuses, Status{Waiting, "[nginx] Waiting for the nginx container to be ready."})
 	}
@@ -175,7 +167,7 @@ func Reconcile(p *Product, o *Observed) *Desired {
 	}
 
 	// Workers: publish one config to every worker app, only when it is complete.
-	if o.Leader && d.Consistent && in.S3 != nil && plan.Publishable() {
+	if o.Leader && d.Consistent && in.S3 != nil && plan.Publishable {
 		config, err := plan.WorkerConfig(in)
 		if err != nil {
 			d.Statuses = append([]Status{{Blocked, "[config] cannot render the worker configuration: " + err.Error()}}, d.Statuses...)
@@ -250,53 +242,6 @@ func clusterDatabags(p *Product, plan Plan, in *RenderInput, config []byte) []Da
 		out = append(out, DatabagWrite{Endpoint: p.ClusterEndpoint, RelationID: app.RelationID, App: true, Data: data})
 	}
 	return out
-}
-
-// remoteWriteURLs collects valid remote-write URLs from every unit of the
-// send-remote-write relations (unit key remote_write = {"url": ...}).
-func remoteWriteURLs(rels []Relation, logs []string) ([]string, []string) {
-	var urls []string
-	for _, rel := range rels {
-		// Sorted units: the logs must not depend on map order (Reconcile is pure).
-		for _, unit := range slices.Sorted(maps.Keys(rel.Units)) {
-			raw, ok := rel.Units[unit]["remote_write"]
-			if !ok {
-				continue
-			}
-			var v struct {
-				URL string `json:"url"`
-			}
-			if len(raw) > maxS3Value || json.Unmarshal([]byte(raw), &v) != nil || !validURL(v.URL) {
-				logs = append(logs, "ignoring invalid remote_write from "+unit)
-				continue
-			}
-			urls = append(urls, v.URL)
-		}
-	}
-	slices.Sort(urls)
-	return slices.Compact(urls), logs
-}
-
-// validURL accepts http(s) URLs with a valid host and a plain path.
-func validURL(raw string) bool {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.Fragment != "" {
-		return false
-	}
-	if !ValidHost(u.Hostname()) {
-		return false
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return false
-		}
-	}
-	for _, c := range []byte(u.Path + u.RawQuery) {
-		if c <= ' ' || c == '"' || c == '\'' || c == '\\' || c == ';' || c == '{' || c == '}' || c >= 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // mustJSON encodes a value the charm built itself (never fails for the

@@ -89,7 +89,7 @@ func distributedWorkers(n map[string]int, skip ...string) []coordinator.Relation
 }
 
 func remoteWriteRelation() coordinator.Relation {
-	return coordinator.Relation{ID: 20, Endpoint: coordinator.RemoteWriteEndpoint, RemoteApp: "prometheus", Units: map[string]map[string]string{
+	return coordinator.Relation{ID: 20, Endpoint: tempo.RemoteWriteEndpoint, RemoteApp: "prometheus", Units: map[string]map[string]string{
 		"prometheus/0": {"remote_write": `{"url": "http://prometheus-0.prometheus-endpoints.m.svc.cluster.local:9090/api/v1/write"}`},
 		"prometheus/1": {"remote_write": `{"url": "http://prometheus-1.prometheus-endpoints.m.svc.cluster.local:9090/api/v1/write"}`},
 		"prometheus/2": {"remote_write": `{"url": "http://evil;\n/write"}`},
@@ -273,7 +273,7 @@ func engineScenarios() []engineScenario {
 		}},
 		{"remote-write", func() *coordinator.Observed {
 			return observed([]coordinator.Relation{worker(1, "tempo-worker", "all", 1)},
-				withS3(map[string][]coordinator.Relation{coordinator.RemoteWriteEndpoint: {remoteWriteRelation()}}))
+				withS3(map[string][]coordinator.Relation{tempo.RemoteWriteEndpoint: {remoteWriteRelation()}}))
 		}, func(t *testing.T, d *coordinator.Desired) {
 			wantStatus(t, d, coordinator.Active, "")
 			w := find(d, "tempo-cluster")
@@ -510,7 +510,9 @@ func TestReconcileIndependentOfRelationOrder(t *testing.T) {
 func TestReconcileOtherProduct(t *testing.T) {
 	p := &coordinator.Product{
 		Name: "pyroscope", ClusterEndpoint: "pyroscope-cluster", ConfigKey: "config", Roles: pyroscopeRoles(), StatusPort: 8080,
-		Plan: func(*coordinator.Observed) coordinator.Plan { return stubPlan{} },
+		Plan: func(*coordinator.Observed) coordinator.Plan {
+			return coordinator.Plan{Publishable: true, Renderer: stubPlan{}}
+		},
 	}
 	rel := worker(1, "pyroscope-worker", "querier,query-frontend,query-scheduler,ingester,distributor,compactor,store-gateway", 1)
 	rel.Endpoint = "pyroscope-cluster"
@@ -531,8 +533,6 @@ func TestReconcileOtherProduct(t *testing.T) {
 type stubPlan struct{}
 
 func (stubPlan) Statuses(*coordinator.RenderInput) []coordinator.Status { return nil }
-func (stubPlan) Warnings() []string                                     { return nil }
-func (stubPlan) Publishable() bool                                      { return true }
 func (stubPlan) WorkerConfig(*coordinator.RenderInput) ([]byte, error) {
 	return []byte("stub config\n"), nil
 }
@@ -553,7 +553,9 @@ func (failingPlan) WorkerConfig(*coordinator.RenderInput) ([]byte, error) {
 // A renderer failure blocks first, and nothing is published to the workers.
 func TestReconcileRenderError(t *testing.T) {
 	p := tempo.Product()
-	p.Plan = func(*coordinator.Observed) coordinator.Plan { return failingPlan{} }
+	p.Plan = func(*coordinator.Observed) coordinator.Plan {
+		return coordinator.Plan{Publishable: true, Renderer: failingPlan{}}
+	}
 	d := coordinator.Reconcile(p, observed([]coordinator.Relation{worker(1, "tempo-worker", "all", 1)}, withS3(nil)))
 	if len(d.Statuses) == 0 || d.Statuses[0] != (coordinator.Status{Level: coordinator.Blocked,
 		Message: "[config] cannot render the worker configuration: boom"}) {

@@ -34,7 +34,7 @@ func ingressed(more map[string][]coordinator.Relation) *coordinator.Observed {
 	rels[tempo.APIEndpoint] = []coordinator.Relation{{ID: 20, Endpoint: tempo.APIEndpoint, RemoteApp: "consumer"}}
 	rels[tempo.ProbesEndpoint] = []coordinator.Relation{{ID: 21, Endpoint: tempo.ProbesEndpoint, RemoteApp: "blackbox"}}
 	// Somewhere for the metrics-generator's metrics: no hint in the status.
-	rels[coordinator.RemoteWriteEndpoint] = []coordinator.Relation{{ID: 22, Endpoint: coordinator.RemoteWriteEndpoint, RemoteApp: "prometheus",
+	rels[tempo.RemoteWriteEndpoint] = []coordinator.Relation{{ID: 22, Endpoint: tempo.RemoteWriteEndpoint, RemoteApp: "prometheus",
 		Units: map[string]map[string]string{"prometheus/0": {"remote_write": `{"url":"http://prometheus-0.prometheus-endpoints.m.svc.cluster.local:9090/api/v1/write"}`}}}}
 	for ep, rs := range more {
 		rels[ep] = rs

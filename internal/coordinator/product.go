@@ -43,19 +43,26 @@ type Product struct {
 	Plan func(o *Observed) Plan
 }
 
-// Plan is a product's answer for one hook: product-specific statuses,
-// renderers, ports and provider databags.
-type Plan interface {
+// Plan is a product's answer for one hook: what it made of its options and
+// product-only relations (data), and its Renderer for what depends on the
+// validated cluster.
+type Plan struct {
+	// Warnings lists problems worth a log line that do not change the
+	// status (e.g. a tracing requirer that published garbage).
+	Warnings []string
+	// Publishable is false when the worker config must not be (re)published,
+	// e.g. because an option is invalid; the reason is in Statuses.
+	Publishable bool
+	Renderer
+}
+
+// Renderer is what a product renders from the validated input.
+type Renderer interface {
 	// Statuses lists product-specific status candidates (invalid options,
 	// hints), most important first.
 	Statuses(in *RenderInput) []Status
-	// Warnings lists problems worth a log line that do not change the
-	// status (e.g. a tracing requirer that published garbage).
-	Warnings() []string
-	// Publishable is false when the worker config must not be (re)published,
-	// e.g. because an option is invalid; the reason is in Statuses.
-	Publishable() bool
-	// WorkerConfig renders the one workload configuration every worker runs.
+	// WorkerConfig renders the one workload configuration every worker
+	// runs. The engine calls it only with S3 set and a Publishable plan.
 	WorkerConfig(in *RenderInput) ([]byte, error)
 	// WorkerPorts lists the ports a worker with these atomic roles opens.
 	WorkerPorts(roles []string) []int
@@ -78,8 +85,6 @@ type RenderInput struct {
 	S3 *S3
 	// TLS is the certificate material; nil without TLS.
 	TLS *TLS
-	// RemoteWriteURLs are Prometheus remote-write endpoints, sorted.
-	RemoteWriteURLs []string
 	// Telemetry is where the relations offer to take the workers' own
 	// telemetry (before any routing by the product).
 	Telemetry WorkerTelemetry

@@ -94,3 +94,24 @@ func TestPublicAddressIngressPathAndExternalHTTPURL(t *testing.T) {
 		t.Errorf("IngressPath(nil) = %q", p)
 	}
 }
+
+func TestTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 40, "short"},
+		{"exactly", 7, "exactly"},
+		{"abcdef", 3, "abc..."},
+		// "é" is two bytes: a cut in its middle moves before it.
+		{"abé", 3, "ab..."},
+		{"ééé", 5, "éé..."},
+		{"日本語", 4, "日..."},
+		{"日本語", 2, "..."},
+	} {
+		if got := Truncate(tc.in, tc.n); got != tc.want {
+			t.Errorf("Truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}

@@ -72,7 +72,7 @@ func (t RoleTable) Expand(role string) ([]string, error) {
 		case t.Meta[name] != nil:
 			out = append(out, t.Meta[name]...)
 		default:
-			return nil, fmt.Errorf("unknown role %q", truncate(name, 40))
+			return nil, fmt.Errorf("unknown role %q", Truncate(name, 40))
 		}
 	}
 	slices.Sort(out)
@@ -93,12 +93,4 @@ func (t RoleTable) Missing(present map[string]int) (required, optional []string)
 		}
 	}
 	return required, optional
-}
-
-// truncate shortens untrusted text before it is quoted in a message.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

@@ -48,13 +48,13 @@ func ParseS3(rel Relation) (*S3, []string) {
 	}
 	s3 := &S3{Bucket: get("bucket"), AccessKey: get("access-key"), SecretKey: get("secret-key"), Region: get("region")}
 	if !validBucket(s3.Bucket) {
-		problems = append(problems, fmt.Sprintf("invalid bucket name %q", truncate(s3.Bucket, 40)))
+		problems = append(problems, fmt.Sprintf("invalid bucket name %q", Truncate(s3.Bucket, 40)))
 	}
 	if !printable(s3.AccessKey) || !printable(s3.SecretKey) {
 		problems = append(problems, "access-key or secret-key holds control characters")
 	}
 	if s3.Region != "" && !validRegion(s3.Region) {
-		problems = append(problems, fmt.Sprintf("invalid region %q", truncate(s3.Region, 40)))
+		problems = append(problems, fmt.Sprintf("invalid region %q", Truncate(s3.Region, 40)))
 	}
 	endpoint, https, err := parseS3Endpoint(get("endpoint"))
 	if err != nil {
@@ -66,7 +66,7 @@ func ParseS3(rel Relation) (*S3, []string) {
 	case "path":
 		s3.PathStyle = true
 	default:
-		problems = append(problems, fmt.Sprintf("invalid s3-uri-style %q: want host or path", truncate(style, 20)))
+		problems = append(problems, fmt.Sprintf("invalid s3-uri-style %q: want host or path", Truncate(style, 20)))
 	}
 	chain, err := parseCAChain(rel.AppData["tls-ca-chain"])
 	if err != nil {
@@ -125,7 +125,7 @@ func decodeLoose(raw string) string {
 func parseS3Endpoint(raw string) (string, bool, error) {
 	published := raw
 	bad := func(why string) (string, bool, error) {
-		return "", false, fmt.Errorf("invalid endpoint %q: %s", truncate(redactCredentials(published), 60), why)
+		return "", false, fmt.Errorf("invalid endpoint %q: %s", Truncate(redactCredentials(published), 60), why)
 	}
 	if !strings.Contains(raw, "://") {
 		raw = "//" + raw

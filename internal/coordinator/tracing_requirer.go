@@ -101,7 +101,7 @@ func OfferedReceivers(r TracingRequirer, rels []Relation) (TracingReceivers, str
 			continue
 		}
 		if !validReceiverURL(name, rcv.URL) {
-			invalid = append(invalid, fmt.Sprintf("%s %q", name, truncate(rcv.URL, 60)))
+			invalid = append(invalid, fmt.Sprintf("%s %q", name, Truncate(rcv.URL, 60)))
 			continue
 		}
 		out[name] = rcv.URL
@@ -127,7 +127,7 @@ func validReceiverURL(protocol, raw string) bool {
 		return false
 	}
 	if !GRPCProtocol(protocol) {
-		return validURL(raw)
+		return ValidURL(raw)
 	}
 	host, port, err := net.SplitHostPort(raw)
 	if err != nil || !ValidHost(host) {

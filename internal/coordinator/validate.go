@@ -3,8 +3,10 @@ package coordinator
 import (
 	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxHostLength is the longest host name accepted (RFC 1035).
@@ -44,4 +46,40 @@ func ValidHost(s string) bool {
 // HostPort joins a validated host and a port, bracketing IPv6 addresses.
 func HostPort(host string, port int) string {
 	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// Truncate shortens untrusted text before it is quoted in a message or a
+// log: at most n bytes, then "...", without splitting a UTF-8 sequence.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// ValidURL accepts http(s) URLs with a valid host and a plain path, which
+// a config can hold without quoting.
+func ValidURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.Fragment != "" {
+		return false
+	}
+	if !ValidHost(u.Hostname()) {
+		return false
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return false
+		}
+	}
+	for _, c := range []byte(u.Path + u.RawQuery) {
+		if c <= ' ' || c == '"' || c == '\'' || c == '\\' || c == ';' || c == '{' || c == '}' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
 }

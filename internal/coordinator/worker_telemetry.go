@@ -8,7 +8,8 @@ type WorkerTelemetry struct {
 	// CharmTracing and WorkloadTracing are the trace receivers of the
 	// workers' charms and workloads; nil when there is none.
 	CharmTracing, WorkloadTracing TracingReceivers
-	// RemoteWrite are Prometheus remote-write URLs, sorted.
+	// RemoteWrite are Prometheus remote-write URLs, sorted: set by the
+	// product's TelemetryRouter (Tempo's metrics-generator pushes there).
 	RemoteWrite []string
 }
 
@@ -24,7 +25,7 @@ type TelemetryRouter interface {
 // observeTelemetry reads the destinations of the workers' telemetry from
 // the relations, with warnings about unusable provider data.
 func observeTelemetry(p *Product, in *RenderInput, logs []string) (WorkerTelemetry, []string) {
-	t := WorkerTelemetry{RemoteWrite: in.RemoteWriteURLs}
+	var t WorkerTelemetry
 	var warning string
 	t.CharmTracing, warning = OfferedReceivers(p.CharmTracing, in.Relations[p.CharmTracing.Endpoint])
 	if warning != "" {
@@ -40,7 +41,7 @@ func observeTelemetry(p *Product, in *RenderInput, logs []string) (WorkerTelemet
 // publishedTelemetry is what the workers are told: the plan's routing when
 // it has one, else the relations' destinations as they are.
 func publishedTelemetry(plan Plan, in *RenderInput) WorkerTelemetry {
-	if r, ok := plan.(TelemetryRouter); ok {
+	if r, ok := plan.Renderer.(TelemetryRouter); ok {
 		return r.RouteTelemetry(in)
 	}
 	return in.Telemetry

@@ -21,7 +21,7 @@ type Model struct {
 	// Model and App name the coordinator (defaults "demo", the product).
 	Model string `yaml:"model"`
 	App   string `yaml:"app"`
-	// Units is the number of coordinator units (the preview is the leader's).
+	// Config is the charm's config, as config-get gives it.
 	Config map[string]any `yaml:"config"`
 	// Workers are the worker applications related over the cluster endpoint.
 	Workers []Worker `yaml:"workers"`
@@ -96,7 +96,7 @@ func (m *Model) Observed(product *coordinator.Product) *coordinator.Observed {
 		for i, u := range m.RemoteWrite {
 			units["prometheus/"+strconv.Itoa(i)] = map[string]string{"remote_write": jsonText(map[string]string{"url": u})}
 		}
-		add(coordinator.RemoteWriteEndpoint, coordinator.Relation{RemoteApp: "prometheus", Units: units})
+		add("send-remote-write", coordinator.Relation{RemoteApp: "prometheus", Units: units})
 	}
 	for i := 0; i < m.Profiling; i++ {
 		add("profiling", coordinator.Relation{RemoteApp: "profiling-requirer-" + strconv.Itoa(i)})
@@ -187,7 +187,7 @@ func (out *Output) Write(w io.Writer, only string) error {
 // abbreviate keeps long values (the worker config) readable in a listing.
 func abbreviate(v string) string {
 	if len(v) > 120 {
-		return v[:117] + "..." + fmt.Sprintf(" (%d bytes)", len(v))
+		return coordinator.Truncate(v, 117) + fmt.Sprintf(" (%d bytes)", len(v))
 	}
 	return v
 }

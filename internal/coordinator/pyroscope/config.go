@@ -1,7 +1,6 @@
 package pyroscope
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
@@ -15,17 +14,14 @@ const DataPath = "/pyroscope-data"
 type tree = map[string]any
 
 // RenderConfig renders the Pyroscope (v1.21) configuration every worker
-// runs, whatever its roles. It fails without S3, which Pyroscope cannot
-// run without.
+// runs, whatever its roles. in.S3 must be set: Pyroscope cannot run
+// without it, and the engine renders only then.
 //
 // There is no TLS in it: Pyroscope has no end-to-end TLS
 // (grafana/pyroscope#3598), so nginx terminates TLS and talks plain HTTP
 // to the workers. Nor is there a CA for S3: Pyroscope's S3 client has no
 // option for one (see s3Config).
 func RenderConfig(in *coordinator.RenderInput, opts Options) ([]byte, error) {
-	if in == nil || in.S3 == nil {
-		return nil, errors.New("cannot render the pyroscope config: no s3 storage")
-	}
 	byRole := in.AddressesByRole()
 
 	ingesterRing := coordinator.MemberlistRing()

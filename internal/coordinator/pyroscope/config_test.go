@@ -164,8 +164,8 @@ func (tc configCase) render(t *testing.T) []byte {
 	if tc.tweak != nil {
 		tc.tweak(in)
 	}
-	plan := NewPlan(&coordinator.Observed{Config: tc.options})
-	if !plan.Publishable() {
+	plan := Product().Plan(&coordinator.Observed{Config: tc.options})
+	if !plan.Publishable {
 		t.Fatal("a pyroscope plan must always be publishable")
 	}
 	out, err := plan.WorkerConfig(in)
@@ -195,17 +195,6 @@ func TestWorkerConfigGolden(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestWorkerConfigNeedsS3(t *testing.T) {
-	in := input(t, monolith...)
-	in.S3 = nil
-	if out, err := NewPlan(nil).WorkerConfig(in); err == nil {
-		t.Errorf("rendered without S3:\n%s", out)
-	}
-	if _, err := RenderConfig(nil, DefaultOptions()); err == nil {
-		t.Error("rendered without input")
 	}
 }
 

@@ -2,18 +2,21 @@ package pyroscope
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
 )
 
-// Plan is Pyroscope's answer for one hook. It implements coordinator.Plan.
+// Plan is what Pyroscope made of its options in one hook; it is the
+// Renderer of the coordinator.Plan that Product().Plan returns.
 type Plan struct {
-	opts    Options
-	invalid []string
+	// Options are the options rendered: DisabledCleanup while any option
+	// is invalid.
+	Options Options
+	// Invalid are the sorted names of the invalid options.
+	Invalid []string
 }
 
-var _ coordinator.Plan = (*Plan)(nil)
+var _ coordinator.Renderer = (*Plan)(nil)
 
 // NewPlan reads Pyroscope's options from what the charm observed (only
 // o.Config is used; nil means defaults).
@@ -23,38 +26,31 @@ func NewPlan(o *coordinator.Observed) *Plan {
 		config = o.Config
 	}
 	p := &Plan{}
-	p.opts, p.invalid = ParseOptions(config)
+	p.Options, p.Invalid = ParseOptions(config)
 	return p
 }
 
-// Options returns the options rendered: DisabledCleanup while any option is
-// invalid.
-func (p *Plan) Options() Options { return p.opts }
-
-// Invalid returns the sorted names of the invalid options.
-func (p *Plan) Invalid() []string { return slices.Clone(p.invalid) }
+// enginePlan is Product().Plan. It is always publishable: unlike Tempo,
+// an invalid option does not stop publishing; the config then goes out
+// with data clean-up disabled (DisabledCleanup), to prevent data loss,
+// while the Blocked status asks for a fix — as the reference charm does.
+// Pyroscope reads nothing from its requirers, so it has no warnings.
+func enginePlan(o *coordinator.Observed) coordinator.Plan {
+	return coordinator.Plan{Publishable: true, Renderer: NewPlan(o)}
+}
 
 // Statuses returns the Blocked status naming the invalid options, if any.
 func (p *Plan) Statuses(*coordinator.RenderInput) []coordinator.Status {
-	if len(p.invalid) == 0 {
+	if len(p.Invalid) == 0 {
 		return nil
 	}
-	return []coordinator.Status{invalidStatus(p.invalid)}
+	return []coordinator.Status{invalidStatus(p.Invalid)}
 }
-
-// Warnings is always empty: Pyroscope reads nothing from its requirers.
-func (p *Plan) Warnings() []string { return nil }
-
-// Publishable is always true. Unlike Tempo, an invalid option does not
-// stop publishing: the config then goes out with data clean-up disabled
-// (DisabledCleanup), to prevent data loss, while the Blocked status asks
-// for a fix — as the reference charm does.
-func (p *Plan) Publishable() bool { return true }
 
 // WorkerConfig renders the Pyroscope configuration with the options in
 // effect.
 func (p *Plan) WorkerConfig(in *coordinator.RenderInput) ([]byte, error) {
-	return RenderConfig(in, p.opts)
+	return RenderConfig(in, p.Options)
 }
 
 // WorkerPorts is the same for every role: memberlist and HTTP (which also
@@ -165,8 +161,5 @@ func (p *Plan) ActiveMessage(in *coordinator.RenderInput) string {
 
 // ActionResults fails: the Pyroscope coordinator has no actions.
 func (p *Plan) ActionResults(action string, _ *coordinator.RenderInput) (map[string]string, error) {
-	if len(action) > 40 {
-		action = action[:40] + "..."
-	}
-	return nil, fmt.Errorf("unknown action %q: the pyroscope coordinator has no actions", action)
+	return nil, fmt.Errorf("unknown action %q: the pyroscope coordinator has no actions", coordinator.Truncate(action, 40))
 }

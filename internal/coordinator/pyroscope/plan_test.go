@@ -36,8 +36,10 @@ func TestProductIdentity(t *testing.T) {
 	if !reflect.DeepEqual(p.ExtraEndpoints, []coordinator.Endpoint{{Name: "profiling"}}) {
 		t.Errorf("extra endpoints = %+v: profiling only, reading nothing", p.ExtraEndpoints)
 	}
-	if _, isPyroscope := p.Plan(nil).(*Plan); !isPyroscope {
-		t.Error("Plan does not return a pyroscope plan")
+	if plan := p.Plan(nil); !plan.Publishable || plan.Warnings != nil {
+		t.Errorf("plan = %+v: publishable, without warnings", plan)
+	} else if _, isPyroscope := plan.Renderer.(*Plan); !isPyroscope {
+		t.Error("Plan does not render with a pyroscope plan")
 	}
 }
 
@@ -80,13 +82,13 @@ func TestOptions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := NewPlan(&coordinator.Observed{Config: tc.config})
-			if p.Options() != tc.want {
-				t.Errorf("options = %+v, want %+v", p.Options(), tc.want)
+			if p.Options != tc.want {
+				t.Errorf("options = %+v, want %+v", p.Options, tc.want)
 			}
-			if !slices.Equal(p.Invalid(), tc.invalid) {
-				t.Errorf("invalid = %q, want %q", p.Invalid(), tc.invalid)
+			if !slices.Equal(p.Invalid, tc.invalid) {
+				t.Errorf("invalid = %q, want %q", p.Invalid, tc.invalid)
 			}
-			if !p.Publishable() {
+			if !Product().Plan(&coordinator.Observed{Config: tc.config}).Publishable {
 				t.Error("invalid options must not stop publishing (clean-up is disabled instead)")
 			}
 			statuses := p.Statuses(nil)

@@ -104,6 +104,6 @@ func Product() *coordinator.Product {
 			Ports:    []coordinator.IngressPort{{Name: "pyroscope-grpc-server", Port: OTLPGRPCPort, GRPC: true}},
 			Prefixed: &coordinator.IngressPort{Name: "web", Port: StatusPort},
 		},
-		Plan: func(o *coordinator.Observed) coordinator.Plan { return NewPlan(o) },
+		Plan: enginePlan,
 	}
 }

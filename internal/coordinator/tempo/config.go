@@ -1,7 +1,6 @@
 package tempo
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -27,11 +26,10 @@ const (
 type tree = map[string]any
 
 // RenderConfig renders the Tempo configuration every worker runs, whatever
-// its role. It fails without S3, which Tempo cannot run without.
-func RenderConfig(in *coordinator.RenderInput, retentionHours int) ([]byte, error) {
-	if in == nil || in.S3 == nil {
-		return nil, errors.New("cannot render the tempo config: no s3 storage")
-	}
+// its role: blocks kept retentionHours, span metrics pushed to every
+// remoteWrite URL (no metrics-generator section without one). in.S3 must be
+// set: Tempo cannot run without it, and the engine renders only then.
+func RenderConfig(in *coordinator.RenderInput, retentionHours int, remoteWrite []string) ([]byte, error) {
 	byRole := in.AddressesByRole()
 	addresses := in.Cluster.Addresses()
 	tlsOn := in.TLS != nil
@@ -73,8 +71,8 @@ func RenderConfig(in *coordinator.RenderInput, retentionHours int) ([]byte, erro
 		"storage": tree{"trace": traceStorage(in.S3)},
 	}
 
-	if len(in.RemoteWriteURLs) > 0 {
-		cfg["metrics_generator"] = generatorConfig(in.RemoteWriteURLs, tlsOn, coordinator.MemberlistRing())
+	if len(remoteWrite) > 0 {
+		cfg["metrics_generator"] = generatorConfig(remoteWrite, tlsOn, coordinator.MemberlistRing())
 		cfg["overrides"] = tree{
 			"defaults": tree{
 				"metrics_generator": tree{"processors": []string{"span-metrics", "service-graphs"}},

@@ -20,6 +20,8 @@ type configCase struct {
 	in   func(t *testing.T) *coordinator.RenderInput
 	// retention is retention-period; 0 for the default.
 	retention int
+	// remoteWrite are the remote-write URLs.
+	remoteWrite []string
 	// checks are path → expected value assertions on the parsed YAML, so
 	// that a regenerated golden file cannot hide a broken rule.
 	checks map[string]any
@@ -118,12 +120,9 @@ func configCases() []configCase {
 			"overrides":         nil,
 		},
 	}, {
-		name: "remote-write",
-		in: func(t *testing.T) *coordinator.RenderInput {
-			in := baseInput(distributed(t))
-			in.RemoteWriteURLs = remoteWrite
-			return in
-		},
+		name:        "remote-write",
+		in:          func(t *testing.T) *coordinator.RenderInput { return baseInput(distributed(t)) },
+		remoteWrite: remoteWrite,
 		checks: map[string]any{
 			"metrics_generator.storage.path":                  "/etc/tempo/metrics_generator_wal",
 			"metrics_generator.storage.remote_write":          []any{map[string]any{"url": remoteWrite[0]}, map[string]any{"url": remoteWrite[1]}},
@@ -135,9 +134,9 @@ func configCases() []configCase {
 		in: func(t *testing.T) *coordinator.RenderInput {
 			in := baseInput(distributed(t))
 			in.TLS = testTLS()
-			in.RemoteWriteURLs = remoteWrite[:1]
 			return in
 		},
+		remoteWrite: remoteWrite[:1],
 		checks: map[string]any{
 			"server.http_tls_config.cert_file":                           TLSCertPath,
 			"server.grpc_tls_config.client_auth_type":                    "VerifyClientCertIfGiven",
@@ -232,9 +231,10 @@ func renderCase(t *testing.T, tc configCase) []byte {
 		config[OptionRetentionPeriod] = float64(tc.retention)
 	}
 	p := NewPlan(&coordinator.Observed{Config: config})
-	if !p.Publishable() {
-		t.Fatalf("plan not publishable: %v", p.Statuses(nil))
+	if statuses := p.Statuses(nil); len(statuses) > 0 {
+		t.Fatalf("invalid options: %v", statuses)
 	}
+	p.RemoteWriteURLs = tc.remoteWrite
 	out, err := p.WorkerConfig(tc.in(t))
 	if err != nil {
 		t.Fatalf("WorkerConfig: %v", err)
@@ -255,19 +255,6 @@ func lookup(m map[string]any, path string) (any, bool) {
 		}
 	}
 	return cur, true
-}
-
-func TestWorkerConfigErrors(t *testing.T) {
-	p := NewPlan(nil)
-	in := baseInput(monolithic(t))
-	in.S3 = nil
-	if _, err := p.WorkerConfig(in); err == nil {
-		t.Error("WorkerConfig without S3 succeeded")
-	}
-	bad := NewPlan(&coordinator.Observed{Config: map[string]any{OptionRetentionPeriod: "abc"}})
-	if _, err := bad.WorkerConfig(baseInput(monolithic(t))); err == nil {
-		t.Error("WorkerConfig with an invalid retention-period succeeded")
-	}
 }
 
 // tempoBinary finds the real Tempo built by scripts/build-workloads.
@@ -352,7 +339,7 @@ func TestReplicationFactor(t *testing.T) {
 		}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := RenderConfig(baseInput(cluster(t, tc.rels...)), DefaultRetentionHours)
+			out, err := RenderConfig(baseInput(cluster(t, tc.rels...)), DefaultRetentionHours, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -96,9 +96,9 @@ func parseRetention(raw any) (int, string) {
 func describe(v any) string {
 	switch x := v.(type) {
 	case string:
-		return strconv.Quote(truncate(x, 40))
+		return strconv.Quote(coordinator.Truncate(x, 40))
 	case float64:
-		return truncate(strconv.FormatFloat(x, 'g', -1, 64), 40)
+		return coordinator.Truncate(strconv.FormatFloat(x, 'g', -1, 64), 40)
 	case int:
 		return strconv.Itoa(x)
 	case int64:
@@ -112,17 +112,4 @@ func describe(v any) string {
 	default:
 		return fmt.Sprintf("a value of type %T", v)
 	}
-}
-
-// truncate shortens untrusted text to at most n bytes (plus "..."),
-// without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut] + "..."
 }

@@ -15,83 +15,76 @@ const ActionListReceivers = "list-receivers"
 // metrics-generator but there is nowhere to send its metrics.
 const MetricsGeneratorDisabled = "metrics-generator disabled. Add a relation over send-remote-write"
 
-// Plan is Tempo's answer for one hook. It implements coordinator.Plan.
+// Plan is what Tempo made of its options and relations in one hook; it is
+// the Renderer of the coordinator.Plan that Product().Plan returns.
 type Plan struct {
-	opts      Options
-	invalid   []coordinator.Status
-	receivers []Receiver
-	warnings  []string
+	// Options are the options in effect (defaults replace invalid values).
+	Options Options
+	// Receivers are the requested receivers, sorted by name.
+	Receivers []Receiver
+	// RemoteWriteURLs are the valid remote-write endpoints, sorted.
+	RemoteWriteURLs []string
+	// invalid has one Blocked status per invalid option.
+	invalid []coordinator.Status
+	// warnings describe relation data that was ignored.
+	warnings []string
 }
 
-var _ coordinator.Plan = (*Plan)(nil)
+var _ coordinator.Renderer = (*Plan)(nil)
 
-// NewPlan reads Tempo's options and tracing relations from what the charm
-// observed (only o.Config and o.Relations are used; nil means defaults).
+// NewPlan reads Tempo's options, tracing and remote-write relations from
+// what the charm observed (only o.Config and o.Relations are used; nil
+// means defaults).
 func NewPlan(o *coordinator.Observed) *Plan {
 	var config map[string]any
-	var tracing []coordinator.Relation
+	var tracing, remoteWrite []coordinator.Relation
 	if o != nil {
 		config = o.Config
 		tracing = o.Relations[TracingEndpoint]
+		remoteWrite = o.Relations[RemoteWriteEndpoint]
 	}
 	p := &Plan{}
-	p.opts, p.invalid = ParseOptions(config)
-	p.receivers, p.warnings = RequestedReceivers(tracing, p.opts)
+	p.Options, p.invalid = ParseOptions(config)
+	p.RemoteWriteURLs, p.warnings = RemoteWriteURLs(remoteWrite)
+	var receiverWarnings []string
+	p.Receivers, receiverWarnings = RequestedReceivers(tracing, p.Options)
+	p.warnings = append(p.warnings, receiverWarnings...)
 	return p
 }
 
-// Options returns the options in effect (defaults replace invalid values).
-func (p *Plan) Options() Options { return p.opts }
-
-// Receivers returns the requested receivers, sorted by name.
-func (p *Plan) Receivers() []Receiver { return slices.Clone(p.receivers) }
+// enginePlan is Product().Plan: the worker config is withheld while an
+// option is invalid, so that a wrong retention never reaches the workers.
+func enginePlan(o *coordinator.Observed) coordinator.Plan {
+	p := NewPlan(o)
+	return coordinator.Plan{Warnings: p.warnings, Publishable: len(p.invalid) == 0, Renderer: p}
+}
 
 // Statuses returns one Blocked status per invalid option, then the
 // metrics-generator hint when a worker runs it without remote write.
 func (p *Plan) Statuses(in *coordinator.RenderInput) []coordinator.Status {
 	out := slices.Clone(p.invalid)
-	if in != nil && in.Cluster.RoleUnits()[RoleMetricsGenerator] > 0 && len(in.RemoteWriteURLs) == 0 {
+	if in != nil && in.Cluster.RoleUnits()[RoleMetricsGenerator] > 0 && len(p.RemoteWriteURLs) == 0 {
 		out = append(out, coordinator.Status{Level: coordinator.Active, Message: MetricsGeneratorDisabled})
 	}
 	return out
 }
 
-// Warnings describes tracing requirers' data that was ignored.
-func (p *Plan) Warnings() []string { return slices.Clone(p.warnings) }
-
-// Publishable is false while an option is invalid.
-func (p *Plan) Publishable() bool { return len(p.invalid) == 0 }
-
-// WorkerConfig renders the Tempo configuration. It fails without S3 and
-// while an option is invalid, so that a wrong retention never reaches the
-// workers.
+// WorkerConfig renders the Tempo configuration.
 func (p *Plan) WorkerConfig(in *coordinator.RenderInput) ([]byte, error) {
-	if !p.Publishable() {
-		return nil, errors.New("cannot render the tempo config: invalid config options")
-	}
-	return RenderConfig(in, p.opts.RetentionHours)
+	return RenderConfig(in, p.Options.RetentionHours, p.RemoteWriteURLs)
 }
 
-// WorkerPorts lists the ports a worker with these roles opens: memberlist
-// and HTTP (also metrics) for every worker, the requested receivers for a
-// distributor, gRPC for a query-frontend. Meta roles are expanded.
+// WorkerPorts lists the ports a worker with these atomic roles opens:
+// memberlist and HTTP (also metrics) for every worker, the requested
+// receivers for a distributor, gRPC for a query-frontend.
 func (p *Plan) WorkerPorts(roles []string) []int {
-	table := Roles()
-	var atomic []string
-	for _, r := range roles {
-		if expanded, ok := table.Meta[r]; ok {
-			atomic = append(atomic, expanded...)
-		} else {
-			atomic = append(atomic, r)
-		}
-	}
 	ports := []int{MemberlistPort, HTTPPort}
-	if slices.Contains(atomic, RoleDistributor) {
-		for _, r := range p.receivers {
+	if slices.Contains(roles, RoleDistributor) {
+		for _, r := range p.Receivers {
 			ports = append(ports, r.Port())
 		}
 	}
-	if slices.Contains(atomic, RoleQueryFrontend) {
+	if slices.Contains(roles, RoleQueryFrontend) {
 		ports = append(ports, GRPCPort)
 	}
 	slices.Sort(ports)
@@ -112,7 +105,7 @@ func (p *Plan) Routes(in *coordinator.RenderInput) coordinator.Routes {
 		{"tempo-http", RoleQueryFrontend, HTTPPort, false, HTTPServerMaxBodyBytes},
 		{"tempo-grpc", RoleQueryFrontend, GRPCPort, true, GRPCServerMaxBodyBytes},
 	}
-	for _, r := range p.receivers {
+	for _, r := range p.Receivers {
 		routes = append(routes, route{r.Dashed(), RoleDistributor, r.Port(), r.GRPC(), r.MaxBodyBytes()})
 	}
 	slices.SortFunc(routes, func(a, b route) int { return a.port - b.port })
@@ -151,8 +144,8 @@ func (p *Plan) receiverURLsAt(scheme, host string) map[Receiver]string {
 	if host == "" {
 		return nil
 	}
-	out := make(map[Receiver]string, len(p.receivers))
-	for _, r := range p.receivers {
+	out := make(map[Receiver]string, len(p.Receivers))
+	for _, r := range p.Receivers {
 		out[r] = ReceiverURL(r, scheme, host)
 	}
 	return out
@@ -194,8 +187,8 @@ func (p *Plan) tracingDatabags(in *coordinator.RenderInput) []coordinator.Databa
 	if urls == nil {
 		return nil
 	}
-	list := make([]tracingReceiver, 0, len(p.receivers))
-	for _, r := range p.receivers {
+	list := make([]tracingReceiver, 0, len(p.Receivers))
+	for _, r := range p.Receivers {
 		list = append(list, tracingReceiver{
 			Protocol: tracingProtocol{Name: string(r), Type: r.Transport()},
 			URL:      urls[r],
@@ -217,7 +210,7 @@ func (p *Plan) ActiveMessage(*coordinator.RenderInput) string { return "" }
 // keyed by its dashed name ("otlp-http").
 func (p *Plan) ActionResults(action string, in *coordinator.RenderInput) (map[string]string, error) {
 	if action != ActionListReceivers {
-		return nil, fmt.Errorf("unknown action %q", truncate(action, 40))
+		return nil, fmt.Errorf("unknown action %q", coordinator.Truncate(action, 40))
 	}
 	urls := p.receiverURLs(in)
 	if urls == nil {

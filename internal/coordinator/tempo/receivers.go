@@ -71,7 +71,7 @@ func relationReceivers(rel coordinator.Relation) ([]Receiver, string) {
 		if r.Known() {
 			out = append(out, r)
 		} else {
-			unknown = append(unknown, fmt.Sprintf("%q", truncate(n, 40)))
+			unknown = append(unknown, fmt.Sprintf("%q", coordinator.Truncate(n, 40)))
 		}
 	}
 	if len(unknown) == 0 {

@@ -16,9 +16,10 @@ var _ coordinator.TelemetryRouter = (*Plan)(nil)
 // Tracing goes where the self-charm-tracing and self-workload-tracing
 // relations say; without one, into this Tempo: every receiver it serves,
 // at its in-cluster address (the workers are in the cluster: no detour
-// through the ingress).
+// through the ingress). Metrics go to the remote-write endpoints.
 func (p *Plan) RouteTelemetry(in *coordinator.RenderInput) coordinator.WorkerTelemetry {
 	t := in.Telemetry
+	t.RemoteWrite = p.RemoteWriteURLs
 	var own coordinator.TracingReceivers
 	if urls := p.receiverURLsAt(coordinator.InternalAddress(in)); urls != nil {
 		own = make(coordinator.TracingReceivers, len(urls))

@@ -145,7 +145,7 @@ func Product() *coordinator.Product {
 		StatusPort:      StatusPort,
 		ExtraEndpoints: []coordinator.Endpoint{
 			{Name: TracingEndpoint, AppData: true},
-			{Name: coordinator.RemoteWriteEndpoint, UnitData: true},
+			{Name: RemoteWriteEndpoint, UnitData: true},
 			{Name: APIEndpoint},
 			{Name: ProbesEndpoint},
 		},
@@ -167,7 +167,7 @@ func Product() *coordinator.Product {
 			},
 		},
 		Ingress: Ingress(),
-		Plan:    func(o *coordinator.Observed) coordinator.Plan { return NewPlan(o) },
+		Plan:    enginePlan,
 	}
 }
 
