@@ -9,9 +9,6 @@ WORKLOAD_BIN ?= $(HOME)/.cache/coordinator-workloads/bin
 export TEMPO_BIN ?= $(WORKLOAD_BIN)/tempo
 export PYROSCOPE_BIN ?= $(WORKLOAD_BIN)/pyroscope
 
-CHARMS := tempo-coordinator-k8s pyroscope-coordinator-k8s
-CHARM_FILES := $(foreach c,$(CHARMS),$(BUILD)/$(c)_ubuntu@24.04-amd64.charm)
-
 .PHONY: all build charm test unit fuzz demo e2e bench deps system-deps workloads lint clean
 
 # FUZZTIME bounds each fuzz target in `make test` and `make fuzz` (11 targets:
@@ -23,14 +20,10 @@ all: build
 build:
 	CGO_ENABLED=0 go build $(GOFLAGS_BUILD) -o $(BUILD)/dispatch ./cmd/dispatch
 
-## charm: pack every coordinator charm into build/*.charm (no charmcraft needed)
+## charm: pack every coordinator charm (internal/products.Charms) into build/*.charm (no charmcraft needed)
 charm: build
-	go run ./tools/charmpack -dispatch $(BUILD)/dispatch -charm-dir . -assets src \
-		-out $(BUILD)/tempo-coordinator-k8s_ubuntu@24.04-amd64.charm
-	go run ./tools/charmpack -dispatch $(BUILD)/dispatch -charm-dir charms/pyroscope-coordinator-k8s \
-		-assets charms/pyroscope-coordinator-k8s/src \
-		-out $(BUILD)/pyroscope-coordinator-k8s_ubuntu@24.04-amd64.charm
-	@ls -l $(CHARM_FILES)
+	go run ./tools/charmpack -dispatch $(BUILD)/dispatch -out-dir $(BUILD)
+	@ls -l $(BUILD)/*.charm
 
 ## system-deps: Debian packages the tests and the demo run (nginx, namespaces tools)
 system-deps:

@@ -16,7 +16,7 @@ import (
 
 // Model is the YAML description of a model, from the coordinator's side.
 type Model struct {
-	// Product is "tempo" (default) or "pyroscope".
+	// Product is the name of one of products.Charms (default "tempo").
 	Product string `yaml:"product"`
 	// Model and App name the coordinator (defaults "demo", the product).
 	Model string `yaml:"model"`

@@ -1,5 +1,8 @@
-// Package products lists the products the coordinator engine knows and
-// picks the one a packed charm is for.
+// Package products lists the products the coordinator engine knows, with
+// the charm each is packed as, and picks the one a packed charm is for.
+// Charms is the one list: the binary, `make charm` (tools/charmpack),
+// tests/charm and the `render` preview all read it, so adding a product
+// (Loki, Mimir) is one line there.
 package products
 
 import (
@@ -14,9 +17,37 @@ import (
 	"github.com/tempo-coordinator/coordinator/internal/coordinator/tempo"
 )
 
+// Charm is a coordinator charm this repository packs.
+type Charm struct {
+	Product *coordinator.Product
+	// Dir is the charm's source directory (metadata.yaml, config.yaml,
+	// actions.yaml), relative to the repository root.
+	Dir string
+	// Assets is the directory packed as the charm's src/ (dashboards,
+	// alert rules), relative to the repository root.
+	Assets string
+}
+
+// Charms lists every coordinator charm, in packing order.
+func Charms() []Charm {
+	return []Charm{
+		{Product: tempo.Product(), Dir: ".", Assets: "src"},
+		{Product: pyroscope.Product(), Dir: "charms/pyroscope-coordinator-k8s", Assets: "charms/pyroscope-coordinator-k8s/src"},
+	}
+}
+
+// PackedName is the file name `make charm` gives the charm's package.
+func (c Charm) PackedName() string {
+	return c.Product.CharmName + "_ubuntu@24.04-amd64.charm"
+}
+
 // All returns every known product.
 func All() []*coordinator.Product {
-	return []*coordinator.Product{tempo.Product(), pyroscope.Product()}
+	var all []*coordinator.Product
+	for _, c := range Charms() {
+		all = append(all, c.Product)
+	}
+	return all
 }
 
 // Names lists the known products' names.

@@ -30,13 +30,14 @@ func TestCharmName(t *testing.T) {
 
 func TestFromCharmDir(t *testing.T) {
 	// The charms this repository packs.
-	for dir, want := range map[string]string{
-		"../..":                                  "tempo",
-		"../../charms/pyroscope-coordinator-k8s": "pyroscope",
-	} {
+	for _, c := range Charms() {
+		dir := filepath.Join("../..", c.Dir)
 		p, err := FromCharmDir(dir)
-		if err != nil || p.Name != want {
-			t.Errorf("FromCharmDir(%s) = %v, %v; want %s", dir, p, err, want)
+		if err != nil || p.Name != c.Product.Name {
+			t.Errorf("FromCharmDir(%s) = %v, %v; want %s", dir, p, err, c.Product.Name)
+		}
+		if _, err := os.Stat(filepath.Join("../..", c.Assets)); err != nil {
+			t.Errorf("charm %s: assets: %v", c.Product.CharmName, err)
 		}
 	}
 	dir := t.TempDir()

@@ -40,12 +40,6 @@ var (
 	dispatch string
 )
 
-// charmSources maps each charm to its source directory and assets.
-var charmSources = map[string][2]string{
-	"tempo-coordinator-k8s":     {".", "src"},
-	"pyroscope-coordinator-k8s": {"charms/pyroscope-coordinator-k8s", "charms/pyroscope-coordinator-k8s/src"},
-}
-
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
@@ -78,13 +72,7 @@ func packedCharm(t *testing.T, name string) string {
 	if _, err := os.Stat(out); err == nil {
 		return out
 	}
-	src, ok := charmSources[name]
-	require.True(t, ok, "unknown charm %s", name)
-	args := []string{"run", "./tools/charmpack", "-dispatch", dispatch, "-charm-dir", src[0], "-out", out}
-	if _, err := os.Stat(filepath.Join(repoRoot(), src[1])); err == nil {
-		args = append(args, "-assets", src[1])
-	}
-	require.NoError(t, goCmd(args...))
+	require.NoError(t, goCmd("run", "./tools/charmpack", "-dispatch", dispatch, "-charm", name, "-out", out))
 	return out
 }
 
@@ -111,7 +99,8 @@ func unpack(t *testing.T, charmFile string) string {
 }
 
 func TestPackedCharmContents(t *testing.T) {
-	for charm := range charmSources {
+	for _, c := range products.Charms() {
+		charm := c.Product.CharmName
 		t.Run(charm, func(t *testing.T) {
 			zr, err := zip.OpenReader(packedCharm(t, charm))
 			require.NoError(t, err)
@@ -222,7 +211,8 @@ func workerConfig(t *testing.T, rel *jujusim.Relation, key string) string {
 }
 
 func TestPackedDispatchRunsEveryHookKind(t *testing.T) {
-	for charm := range charmSources {
+	for _, c := range products.Charms() {
+		charm := c.Product.CharmName
 		t.Run(charm, func(t *testing.T) {
 			e := newEnv(t, charm, true)
 			for _, hook := range []string{"install", "leader-elected", "config-changed", "update-status", "start"} {
@@ -451,9 +441,10 @@ func TestListingsInGrafanaAndCatalogue(t *testing.T) {
 // reads for a product is declared in that charm's metadata.yaml: Juju
 // refuses relation-ids for an unknown endpoint.
 func TestObservedEndpointsAreDeclared(t *testing.T) {
-	for _, p := range products.All() {
+	for _, c := range products.Charms() {
+		p := c.Product
 		t.Run(p.CharmName, func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join(repoRoot(), charmSources[p.CharmName][0], "metadata.yaml"))
+			raw, err := os.ReadFile(filepath.Join(repoRoot(), c.Dir, "metadata.yaml"))
 			require.NoError(t, err)
 			var meta map[string]any
 			require.NoError(t, yaml.Unmarshal(raw, &meta))

@@ -1,8 +1,10 @@
-// Command charmpack packs a charm the way charmcraft lays it out, without
-// charmcraft: a zip with the dispatch binary, the charm's YAML files, a
-// manifest.yaml and the src/ assets.
+// Command charmpack packs the coordinator charms the way charmcraft lays
+// them out, without charmcraft: a zip with the dispatch binary, the charm's
+// YAML files, a manifest.yaml and the src/ assets. The charms, their
+// directories and assets are products.Charms().
 //
-//	go run ./tools/charmpack -dispatch build/dispatch -charm-dir . -assets src -out build/x.charm
+//	go run ./tools/charmpack -dispatch build/dispatch -out-dir build          # every charm
+//	go run ./tools/charmpack -dispatch build/dispatch -charm tempo-coordinator-k8s -out x.charm
 package main
 
 import (
@@ -15,22 +17,47 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/tempo-coordinator/coordinator/internal/products"
 )
 
 func main() {
 	dispatch := flag.String("dispatch", "", "the built dispatch binary")
-	charmDir := flag.String("charm-dir", ".", "directory with metadata.yaml, config.yaml, actions.yaml")
-	assets := flag.String("assets", "", "directory packed as src/ (optional)")
-	out := flag.String("out", "", "the .charm file to write")
+	outDir := flag.String("out-dir", "", "pack every charm into this directory")
+	charm := flag.String("charm", "", "pack only this charm (its metadata.yaml name) ...")
+	out := flag.String("out", "", "... into this .charm file")
 	flag.Parse()
-	if *dispatch == "" || *out == "" {
+	if *dispatch == "" || (*outDir == "") == (*charm == "" || *out == "") {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := pack(*dispatch, *charmDir, *assets, *out); err != nil {
+	if err := packCharms(*dispatch, *outDir, *charm, *out); err != nil {
 		fmt.Fprintf(os.Stderr, "charmpack: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// packCharms packs every charm into outDir, or only the one named charm
+// into out. Paths are relative to the repository root, where make runs.
+func packCharms(dispatch, outDir, charm, out string) error {
+	found := false
+	for _, c := range products.Charms() {
+		dest := filepath.Join(outDir, c.PackedName())
+		if charm != "" {
+			if c.Product.CharmName != charm {
+				continue
+			}
+			dest = out
+		}
+		found = true
+		if err := pack(dispatch, c.Dir, c.Assets, dest); err != nil {
+			return err
+		}
+	}
+	if !found {
+		return fmt.Errorf("no charm %q in products.Charms()", charm)
+	}
+	return nil
 }
 
 // manifest is what charmcraft writes: Juju reads the bases to know where
