@@ -469,6 +469,13 @@ func (c *Client) SecretGrant(ctx context.Context, uri, rel, unit string) error {
 	return err
 }
 
+// SecretRevoke withdraws the access granted to the relation's remote
+// application (and its units).
+func (c *Client) SecretRevoke(ctx context.Context, uri, rel string) error {
+	_, err := c.run.Run(ctx, "secret-revoke", []string{uri, "-r", rel}, nil)
+	return err
+}
+
 // SecretInfo is secret-info-get's metadata for one secret.
 type SecretInfo struct {
 	ID          string `json:"-"`

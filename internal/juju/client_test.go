@@ -156,6 +156,7 @@ func TestClientArgvAndParsing(t *testing.T) {
 	}
 	check("SecretSet", c.SecretSet(ctx, "secret:abc", juju.SecretOptions{Description: "D2"}))
 	check("SecretGrant", c.SecretGrant(ctx, "secret:abc", "tempo-cluster:3", "worker/0"))
+	check("SecretRevoke", c.SecretRevoke(ctx, "secret:abc", "tempo-cluster:3"))
 	info, err := c.SecretInfoGet(ctx, "", "x")
 	check("SecretInfoGet", err)
 	if info != (juju.SecretInfo{ID: "abc", Revision: 2, Label: "x", Owner: "application", Description: "d", Rotation: "monthly"}) {
@@ -201,6 +202,7 @@ func TestClientArgvAndParsing(t *testing.T) {
 		"", // secret-add: temp file name checked below
 		"secret-set secret:abc --description D2",
 		"secret-grant secret:abc -r tempo-cluster:3 --unit worker/0",
+		"secret-revoke secret:abc -r tempo-cluster:3",
 		"secret-info-get --label x --format=json",
 		"state-get --format=json",
 		"state-set --file -",
@@ -231,8 +233,8 @@ func TestClientArgvAndParsing(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdins[5]), &set); err != nil || !maps.Equal(set, map[string]string{"url": "http://x", "old": ""}) {
 		t.Fatalf("relation-set stdin %q", r.stdins[5])
 	}
-	if r.stdins[28] != `{"k":"v"}` {
-		t.Fatalf("state-set stdin %q", r.stdins[28])
+	if r.stdins[29] != `{"k":"v"}` {
+		t.Fatalf("state-set stdin %q", r.stdins[29])
 	}
 }
 

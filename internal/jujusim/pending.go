@@ -8,7 +8,8 @@ import (
 // Op is one pending (transactional) write of the running hook.
 type Op struct {
 	// Kind is relation-set, state-set, state-delete, open-port,
-	// close-port, secret-add, secret-set or secret-grant.
+	// close-port, secret-add, secret-set, secret-grant, secret-revoke or
+	// secret-remove.
 	Kind     string            `json:"kind"`
 	Relation int               `json:"relation,omitempty"`
 	App      bool              `json:"app,omitempty"`
@@ -17,9 +18,19 @@ type Op struct {
 	Port     string            `json:"port,omitempty"`
 	// Secret is the new secret (secret-add) or the fields to update
 	// (secret-set: non-empty fields and a non-nil Content replace).
-	Secret *Secret      `json:"secret,omitempty"`
-	Grant  *SecretGrant `json:"grant,omitempty"`
-	Meta   *SecretMeta  `json:"meta,omitempty"`
+	Secret *Secret       `json:"secret,omitempty"`
+	Grant  *SecretGrant  `json:"grant,omitempty"`
+	Meta   *SecretMeta   `json:"meta,omitempty"`
+	Revoke *SecretRevoke `json:"revoke,omitempty"`
+}
+
+// SecretRevoke selects the grants a pending secret-revoke removes: a
+// relation's (Relation set, optionally one Unit of it), a unit's, or every
+// grant to an application's relations.
+type SecretRevoke struct {
+	Relation *int   `json:"relation,omitempty"`
+	Unit     string `json:"unit,omitempty"`
+	App      string `json:"app,omitempty"`
 }
 
 // SecretMeta says which metadata fields a pending secret-set changes.
@@ -90,6 +101,25 @@ func (m *Model) apply(op Op) {
 		if s != nil && !slices.Contains(s.Grants, *op.Grant) {
 			s.Grants = append(s.Grants, *op.Grant)
 		}
+	case "secret-revoke":
+		s := m.Secret(op.Secret.ID)
+		if s == nil {
+			return
+		}
+		rv := op.Revoke
+		s.Grants = slices.DeleteFunc(s.Grants, func(g SecretGrant) bool {
+			switch {
+			case rv.Relation != nil:
+				return g.Relation == *rv.Relation && (rv.Unit == "" || g.Unit == rv.Unit)
+			case rv.Unit != "":
+				return g.Unit == rv.Unit
+			default:
+				r := m.Relation(g.Relation)
+				return r != nil && r.RemoteApp == rv.App
+			}
+		})
+	case "secret-remove":
+		m.Secrets = slices.DeleteFunc(m.Secrets, func(s *Secret) bool { return s.ID == op.Secret.ID })
 	}
 }
 

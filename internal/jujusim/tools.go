@@ -98,6 +98,8 @@ func init() {
 		"secret-set":      {secretUpsert, secretSet},
 		"secret-get":      {[]flagDef{stringF("label"), boolF("peek"), boolF("refresh"), fFormat}, secretGet},
 		"secret-grant":    {[]flagDef{fRelation, stringF("unit")}, oneArg("missing secret URI", secretGrant)},
+		"secret-revoke":   {[]flagDef{fRelation, stringF("app"), stringF("unit")}, oneArg("missing secret URI", secretRevoke)},
+		"secret-remove":   {[]flagDef{stringF("revision")}, oneArg("missing secret URI", secretRemove)},
 		"secret-ids":      {[]flagDef{fFormat}, secretIDs},
 		"secret-info-get": {[]flagDef{stringF("label"), fFormat}, atMostOneArg(secretInfoGet)},
 		"state-get":       {[]flagDef{boolF("strict"), fFormat}, atMostOneArg(stateGet)},
@@ -988,6 +990,47 @@ func secretGrant(t *toolCtx) error {
 		return err
 	}
 	t.m.Pending = append(t.m.Pending, Op{Kind: "secret-grant", Secret: &Secret{ID: s.ID}, Grant: &SecretGrant{Relation: r.ID, Unit: unit}})
+	return nil
+}
+
+// secretRevoke removes grants: those of the relation (-r), of a unit
+// (--unit) or of an application (--app, every relation with it).
+func secretRevoke(t *toolCtx) error {
+	r := t.p.relation
+	app, unit := t.p.strs["app"], t.p.strs["unit"]
+	if r == nil && app == "" && unit == "" {
+		return usagef("missing relation or application or unit")
+	}
+	if unit != "" {
+		if _, ok := appOfUnit(unit); !ok {
+			return usagef("invalid unit name %q", unit)
+		}
+	}
+	s, err := t.ownedSecret(t.p.args[0])
+	if err != nil {
+		return err
+	}
+	rev := &SecretRevoke{Unit: unit, App: app}
+	if r != nil {
+		rev.Relation = &r.ID
+	}
+	t.m.Pending = append(t.m.Pending, Op{Kind: "secret-revoke", Secret: &Secret{ID: s.ID}, Revoke: rev})
+	return nil
+}
+
+// secretRemove removes a secret this unit owns (all revisions; a
+// --revision removes only that one, which the simulator does not track).
+func secretRemove(t *toolCtx) error {
+	if rev, ok := t.p.strs["revision"]; ok {
+		if n, err := strconv.Atoi(rev); err != nil || n < 1 {
+			return usagef("revision must be a positive integer")
+		}
+	}
+	s, err := t.ownedSecret(t.p.args[0])
+	if err != nil {
+		return err
+	}
+	t.m.Pending = append(t.m.Pending, Op{Kind: "secret-remove", Secret: &Secret{ID: s.ID}})
 	return nil
 }
 
