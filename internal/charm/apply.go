@@ -14,6 +14,7 @@ import (
 
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
 	"github.com/tempo-coordinator/coordinator/internal/juju"
+	"github.com/tempo-coordinator/coordinator/internal/workload"
 )
 
 // Keys of the unit's controller-side state (state-set), which survives pod
@@ -34,10 +35,13 @@ func (c *Charm) apply(ctx context.Context, hc *juju.Context, o *observation, d *
 		newState[stateNginxFacts] = o.facts
 	}
 	// nginx first: a failure there must not stop the relation writes.
-	d, nginxStatuses := c.applyNginx(ctx, o, d)
+	d, nginxStatuses := c.applyNginx(ctx, o, d, newState)
 	statuses := append(slices.Clone(d.Statuses), nginxStatuses...)
 
 	if err := c.saveCache(ctx, o, newState); err != nil {
+		return err
+	}
+	if err := c.applyTLSState(ctx, o, d.TLS, newState); err != nil {
 		return err
 	}
 	if err := c.applyDatabags(ctx, hc, o, d, newState); err != nil {
@@ -85,7 +89,7 @@ const (
 // another reason: one worker whose name does not resolve (yet) cannot hold
 // back the routes to the others. It returns the desired state it ended
 // with and the statuses nginx adds.
-func (c *Charm) applyNginx(ctx context.Context, o *observation, d *coordinator.Desired) (*coordinator.Desired, []coordinator.Status) {
+func (c *Charm) applyNginx(ctx context.Context, o *observation, d *coordinator.Desired, newState map[string]string) (*coordinator.Desired, []coordinator.Status) {
 	if o.nginx == nil || d.Nginx == nil {
 		if o.nginxErr != nil && !notReady(o.nginxErr) {
 			c.logf("nginx: %v", o.nginxErr)
@@ -93,7 +97,7 @@ func (c *Charm) applyNginx(ctx context.Context, o *observation, d *coordinator.D
 		}
 		return d, nil
 	}
-	res, err := o.nginx.ApplyNginx(ctx, d.Nginx.Config, d.Nginx.Run, c.Product.StatusPort)
+	res, err := o.nginx.ApplyNginx(ctx, d.Nginx.Config, d.Nginx.Run, c.Product.StatusPort, tlsFiles(o, d), d.Nginx.Files != nil)
 	for err == nil && res.Rejected != "" {
 		addr := coordinator.UnresolvedWorker(res.Rejected, d.Input.Cluster)
 		if addr == "" || slices.Contains(o.UnresolvedAddresses, addr) {
@@ -102,7 +106,7 @@ func (c *Charm) applyNginx(ctx context.Context, o *observation, d *coordinator.D
 		c.logf("nginx cannot resolve worker address %s, leaving it out of nginx.conf: %s", addr, firstLine(res.Rejected))
 		o.UnresolvedAddresses = append(o.UnresolvedAddresses, addr)
 		d = coordinator.Reconcile(c.Product, o.Observed)
-		res, err = o.nginx.ApplyNginx(ctx, d.Nginx.Config, d.Nginx.Run, c.Product.StatusPort)
+		res, err = o.nginx.ApplyNginx(ctx, d.Nginx.Config, d.Nginx.Run, c.Product.StatusPort, tlsFiles(o, d), d.Nginx.Files != nil)
 	}
 	var statuses []coordinator.Status
 	switch {
@@ -115,12 +119,37 @@ func (c *Charm) applyNginx(ctx context.Context, o *observation, d *coordinator.D
 		c.logf("nginx rejected the new configuration: %s", res.Rejected)
 		statuses = append(statuses, coordinator.Status{Level: coordinator.Blocked, Message: nginxRejectedStatus})
 	}
+	tlsOn := d.Nginx.Files != nil
+	if err == nil && res.Rejected == "" {
+		if tlsOn {
+			newState[stateTLSFiles] = "on"
+		} else {
+			newState[stateTLSFiles] = ""
+		}
+	}
 	if exporter, err := c.Connect(ExporterContainer); err == nil {
-		if err := exporter.ApplyExporter(ctx, c.Product.StatusPort); err != nil {
+		var cert, key []byte
+		if tlsOn {
+			cert, key = d.Nginx.Files[coordinator.NginxCertPath], d.Nginx.Files[coordinator.NginxKeyPath]
+		}
+		err := exporter.ApplyExporter(ctx, c.Product.StatusPort, cert, key)
+		if err == nil && !tlsOn && o.state[stateTLSFiles] != "" {
+			err = exporter.RemoveFiles(ctx, workload.ExporterCertPath, workload.ExporterKeyPath, workload.ExporterWebConfig)
+		}
+		if err != nil {
 			c.logf("nginx-prometheus-exporter: %v", err)
 		}
 	}
 	return d, statuses
+}
+
+// tlsFiles are the TLS files nginx needs; once TLS is gone, those pushed
+// before, to be removed (nil) once the plain config is in.
+func tlsFiles(o *observation, d *coordinator.Desired) map[string][]byte {
+	if d.Nginx.Files != nil || o.state[stateTLSFiles] == "" {
+		return d.Nginx.Files
+	}
+	return map[string][]byte{coordinator.NginxCertPath: nil, coordinator.NginxKeyPath: nil, coordinator.NginxCAPath: nil}
 }
 
 // stableCause is the part of an error the charm itself phrased ("cannot

@@ -31,10 +31,16 @@ type Container interface {
 	BootID() string
 	// NginxFacts detects nginx's version, IPv6 and resolver.
 	NginxFacts(ctx context.Context) (coordinator.NginxFacts, error)
-	// ApplyNginx makes nginx serve config (validated first) and run or stop.
-	ApplyNginx(ctx context.Context, config []byte, run bool, statusPort int) (NginxResult, error)
-	// ApplyExporter makes the exporter scrape nginx's status page.
-	ApplyExporter(ctx context.Context, statusPort int) error
+	// ApplyNginx makes nginx serve config (validated first) and run or
+	// stop. files (TLS material) are written before the config is
+	// validated; a nil value removes the file once the config is accepted.
+	// tls tells the health check that nginx serves TLS.
+	ApplyNginx(ctx context.Context, config []byte, run bool, statusPort int, files map[string][]byte, tls bool) (NginxResult, error)
+	// ApplyExporter makes the exporter scrape nginx's status page, over
+	// https and serving https with cert and key when cert is not nil.
+	ApplyExporter(ctx context.Context, statusPort int, cert, key []byte) error
+	// RemoveFiles removes the files that exist.
+	RemoveFiles(ctx context.Context, names ...string) error
 }
 
 // NginxResult says what ApplyNginx changed.
@@ -57,7 +63,8 @@ type Charm struct {
 	// ResolvConf returns the charm container's /etc/resolv.conf (for the
 	// cluster domain); nil means the default cluster.local.
 	ResolvConf func() ([]byte, error)
-	// Now is the clock (nil: time.Now), for the periodic full read.
+	// Now is the clock (nil: time.Now), for the periodic full read and
+	// certificate validity.
 	Now func() time.Time
 	// Log receives warnings; Juju files the charm's stderr in the unit log
 	// at WARNING level, so logging costs no hook-tool call.
@@ -73,6 +80,17 @@ func (c *Charm) Run(ctx context.Context, hc *juju.Context) error {
 		return err
 	}
 	desired := coordinator.Reconcile(c.Product, obs.Observed)
+	if hc.Kind != juju.Action {
+		// A new key or certificate request is the result of
+		// non-deterministic work: the state is computed again from it.
+		prepared, err := c.prepareTLS(ctx, obs, desired.TLS)
+		if err != nil {
+			return err
+		}
+		if prepared {
+			desired = coordinator.Reconcile(c.Product, obs.Observed)
+		}
+	}
 	for _, line := range desired.Logs {
 		c.logf("%s", line)
 	}

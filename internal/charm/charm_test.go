@@ -23,6 +23,10 @@ type fakeNginx struct {
 	running  bool
 	reject   string
 	applyErr error
+	// files are the TLS files pushed; exporterTLS whether the exporter
+	// was last given a certificate.
+	files       map[string][]byte
+	exporterTLS bool
 }
 
 func (f *fakeNginx) BootID() string { return f.boot }
@@ -32,7 +36,17 @@ func (f *fakeNginx) NginxFacts(context.Context) (coordinator.NginxFacts, error) 
 	return coordinator.NginxFacts{Version: "1.22.1"}, nil
 }
 
-func (f *fakeNginx) ApplyNginx(_ context.Context, config []byte, run bool, _ int) (NginxResult, error) {
+func (f *fakeNginx) ApplyNginx(_ context.Context, config []byte, run bool, _ int, files map[string][]byte, _ bool) (NginxResult, error) {
+	if f.files == nil {
+		f.files = map[string][]byte{}
+	}
+	for name, data := range files {
+		if data == nil {
+			delete(f.files, name)
+		} else {
+			f.files[name] = data
+		}
+	}
 	if f.applyErr != nil {
 		return NginxResult{}, f.applyErr
 	}
@@ -44,7 +58,17 @@ func (f *fakeNginx) ApplyNginx(_ context.Context, config []byte, run bool, _ int
 	return NginxResult{Changed: changed}, nil
 }
 
-func (f *fakeNginx) ApplyExporter(context.Context, int) error { return nil }
+func (f *fakeNginx) ApplyExporter(_ context.Context, _ int, cert, _ []byte) error {
+	f.exporterTLS = cert != nil
+	return nil
+}
+
+func (f *fakeNginx) RemoveFiles(_ context.Context, names ...string) error {
+	for _, n := range names {
+		delete(f.files, n)
+	}
+	return nil
+}
 
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)

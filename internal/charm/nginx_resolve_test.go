@@ -25,7 +25,7 @@ type resolvingNginx struct {
 	tests        int // nginx -t runs
 }
 
-func (f *resolvingNginx) ApplyNginx(ctx context.Context, config []byte, run bool, port int) (NginxResult, error) {
+func (f *resolvingNginx) ApplyNginx(ctx context.Context, config []byte, run bool, port int, files map[string][]byte, tls bool) (NginxResult, error) {
 	if string(f.config) != string(config) {
 		f.tests++
 		for _, line := range strings.Split(string(config), "\n") {
@@ -39,7 +39,7 @@ func (f *resolvingNginx) ApplyNginx(ctx context.Context, config []byte, run bool
 			}
 		}
 	}
-	return f.fakeNginx.ApplyNginx(ctx, config, run, port)
+	return f.fakeNginx.ApplyNginx(ctx, config, run, port, files, tls)
 }
 
 // hookWithLog runs one hook in-process and returns what the charm logged
@@ -96,7 +96,7 @@ type funcNginx struct {
 	apply func([]byte) string
 }
 
-func (f *funcNginx) ApplyNginx(_ context.Context, config []byte, _ bool, _ int) (NginxResult, error) {
+func (f *funcNginx) ApplyNginx(_ context.Context, config []byte, _ bool, _ int, _ map[string][]byte, _ bool) (NginxResult, error) {
 	return NginxResult{Rejected: f.apply(config)}, nil
 }
 

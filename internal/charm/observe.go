@@ -66,6 +66,10 @@ func (c *Charm) observe(ctx context.Context, hc *juju.Context) (*observation, er
 		}
 	}
 	o.AppFQDN, o.UnitFQDN = fqdns(hc, domain)
+	o.Now = c.now()
+	if err := c.observeTLS(ctx, o); err != nil {
+		return nil, err
+	}
 	c.observeNginx(ctx, o)
 	return o, nil
 }

@@ -41,15 +41,20 @@ func (p pebbleContainer) NginxFacts(ctx context.Context) (coordinator.NginxFacts
 	return p.c.NginxFacts(ctx)
 }
 
-func (p pebbleContainer) ApplyNginx(ctx context.Context, config []byte, run bool, statusPort int) (NginxResult, error) {
-	res, err := p.c.ApplyNginx(ctx, workload.NginxPlan{Config: config, Run: run, StatusPort: statusPort})
+func (p pebbleContainer) ApplyNginx(ctx context.Context, config []byte, run bool, statusPort int, files map[string][]byte, tls bool) (NginxResult, error) {
+	res, err := p.c.ApplyNginx(ctx, workload.NginxPlan{Config: config, Run: run, StatusPort: statusPort, Files: files, TLS: tls})
 	if errors.Is(err, workload.ErrNotReady) {
 		err = fmt.Errorf("%w: %w", ErrNotReady, err)
 	}
 	return NginxResult{Changed: res.Changed(), Rejected: res.Rejected}, err
 }
 
-func (p pebbleContainer) ApplyExporter(ctx context.Context, statusPort int) error {
-	_, err := p.c.ApplyLayer(ctx, workload.ExporterLabel, workload.ExporterLayer(statusPort))
+func (p pebbleContainer) ApplyExporter(ctx context.Context, statusPort int, cert, key []byte) error {
+	_, err := p.c.ApplyExporter(ctx, statusPort, cert, key)
+	return err
+}
+
+func (p pebbleContainer) RemoveFiles(ctx context.Context, names ...string) error {
+	_, err := p.c.RemoveFiles(ctx, names...)
 	return err
 }

@@ -49,6 +49,7 @@ func (p *Product) Endpoints() []Endpoint {
 		{Name: PeersEndpoint, Peer: true, UnitDataForLeaderWith: IngressEndpoint},
 		{Name: MetricsEndpoint},
 		{Name: ParcaScrapeEndpoint},
+		{Name: CertificatesEndpoint, AppData: true},
 	}, p.ExtraEndpoints, p.tracingEndpoints(), p.listingEndpoints(), p.ingressEndpoints())
 }
 
@@ -80,12 +81,17 @@ type Desired struct {
 	Input *RenderInput
 	// Plan is the product's plan for this hook.
 	Plan Plan
+	// TLS is what the charm must do for TLS (keys, requests, grants).
+	TLS *TLSPlan
 }
 
 // NginxPlan is the nginx config and whether nginx should run.
 type NginxPlan struct {
 	Config []byte
 	Run    bool
+	// Files are the TLS files nginx.conf refers to, by path in the nginx
+	// container (certificate, key, CA); nil without TLS.
+	Files map[string][]byte
 }
 
 // Reconcile computes the desired state from what was observed. It is pure:
@@ -113,6 +119,10 @@ func Reconcile(p *Product, o *Observed) *Desired {
 	ingress := resolveIngress(p, o)
 	in.ExternalURL = ingress.url
 	d.Logs = append(d.Logs, ingress.logs...)
+	var tlsStatuses []Status
+	var tlsLogs []string
+	in.TLS, d.TLS, tlsStatuses, tlsLogs = certificates(o, p.ClusterEndpoint, cluster)
+	d.Logs = append(d.Logs, tlsLogs...)
 	in.Telemetry, d.Logs = observeTelemetry(p, in, d.Logs)
 
 	// Status candidates: the order decides ties between equal levels (the
@@ -145,6 +155,7 @@ func Reconcile(p *Product, o *Observed) *Desired {
 		}
 		in.S3 = s3
 	}
+	d.Statuses = append(d.Statuses, tlsStatuses...)
 	d.Statuses = append(d.Statuses, plan.Statuses(in)...)
 	d.ActiveMessage = plan.ActiveMessage(in)
 	d.Logs = append(d.Logs, plan.Warnings...)
@@ -187,6 +198,7 @@ func Reconcile(p *Product, o *Observed) *Desired {
 	d.Databags = append(d.Databags, metricsDatabags(p, o, in)...)
 	profiling, logs := profilingDatabags(p, o, in)
 	d.Databags, d.Logs = append(d.Databags, profiling...), append(d.Logs, logs...)
+	d.Databags = append(d.Databags, certificatesDatabags(o, d.TLS)...)
 	// Every unit's name on peers: raw "hostname" (the coordinated-workers
 	// key) and JSON "fqdn" (the leader's ingress route reads it).
 	for _, rel := range o.Relations[PeersEndpoint] {
@@ -217,11 +229,22 @@ func Reconcile(p *Product, o *Observed) *Desired {
 		}
 		d.Nginx = &NginxPlan{Run: d.Consistent, Config: RenderNginx(NginxInput{
 			Facts: facts, Routes: routes, AddressesByRole: byRole,
-			AllAddresses: all, ServerName: o.UnitFQDN, TLS: in.TLS != nil, StatusPort: p.StatusPort,
+			AllAddresses: all, ServerName: o.UnitFQDN, TLS: in.TLS != nil,
+			UpstreamTLS: in.TLS != nil && p.WorkerTLS, StatusPort: p.StatusPort,
 		})}
+		if in.TLS != nil {
+			d.Nginx.Files = map[string][]byte{
+				NginxCertPath: pemFile(in.TLS.ServerCert),
+				NginxKeyPath:  pemFile(in.TLS.PrivateKey),
+				NginxCAPath:   pemFile(in.TLS.CACert),
+			}
+		}
 	}
 	return d
 }
+
+// pemFile is PEM text as a file: trimmed, with one final newline.
+func pemFile(s string) []byte { return []byte(strings.TrimSpace(s) + "\n") }
 
 // clusterDatabags builds the provider app databag of every worker relation
 // with a valid role. Every value is JSON-encoded, as the reference does.
@@ -235,6 +258,13 @@ func clusterDatabags(p *Product, plan Plan, in *RenderInput, config []byte) []Da
 		shared["s3_tls_ca_chain"] = mustJSON(in.S3.CAChain)
 	}
 	maps.Copy(shared, telemetryKeys(publishedTelemetry(plan, in)))
+	if t := in.TLS; t != nil && t.KeySecretID != "" {
+		// The leader's own certificate and key: its SANs hold every worker
+		// address, so the workers serve with it.
+		shared["ca_cert"] = mustJSON(strings.TrimSpace(t.CACert))
+		shared["server_cert"] = mustJSON(strings.TrimSpace(t.ServerCert))
+		shared["privkey_secret_id"] = mustJSON(t.KeySecretID)
+	}
 	var out []DatabagWrite
 	for _, app := range in.Cluster.Apps {
 		data := maps.Clone(shared)

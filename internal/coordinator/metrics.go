@@ -20,6 +20,7 @@ const NginxExporterPort = 9113
 type scrapeJob struct {
 	JobName        string          `json:"job_name"`
 	MetricsPath    string          `json:"metrics_path"`
+	Scheme         string          `json:"scheme,omitempty"`
 	StaticConfigs  []staticConfig  `json:"static_configs"`
 	RelabelConfigs []relabelConfig `json:"relabel_configs,omitempty"`
 }
@@ -78,9 +79,20 @@ func metricsDatabags(p *Product, o *Observed, in *RenderInput) []DatabagWrite {
 	if !o.Leader {
 		return out
 	}
+	// Under TLS the exporter serves https; the workers too when they serve
+	// TLS themselves. Prometheus must trust the CA (no tls_config is sent,
+	// as the reference does).
+	exporterScheme, workerScheme := "", ""
+	if in.TLS != nil {
+		exporterScheme = "https"
+		if p.WorkerTLS {
+			workerScheme = "https"
+		}
+	}
 	jobs := []scrapeJob{{
 		JobName:       "nginx-exporter",
 		MetricsPath:   "/metrics",
+		Scheme:        exporterScheme,
 		StaticConfigs: []staticConfig{{Targets: []string{"*:" + strconv.Itoa(NginxExporterPort)}}},
 	}}
 	for _, app := range in.Cluster.Apps {
@@ -97,6 +109,7 @@ func metricsDatabags(p *Product, o *Observed, in *RenderInput) []DatabagWrite {
 			jobs = append(jobs, scrapeJob{
 				JobName:        strings.ReplaceAll(u.Name, "/", "-"),
 				MetricsPath:    "/metrics",
+				Scheme:         workerScheme,
 				StaticConfigs:  []staticConfig{{Targets: []string{HostPort(u.Address, p.WorkerMetricsPort)}}},
 				RelabelConfigs: relabel,
 			})

@@ -61,6 +61,7 @@ type NginxInput struct {
 	AllAddresses    []string            // every worker address (for upstreams with Role "")
 	ServerName      string              // the unit's fqdn (validated by the caller)
 	TLS             bool                // listen with ssl, certs at /etc/nginx/certs/server.{cert,key}
+	UpstreamTLS     bool                // talk https/grpcs to the workers (they serve TLS)
 	StatusPort      int                 // a server on this port always exists and serves /status
 }
 
@@ -361,7 +362,7 @@ func renderServer(http *ngxBlock, s nginxServer, in NginxInput) {
 	if s.grpc {
 		scheme, pass, timeout = "grpc", "grpc_pass", "grpc_connect_timeout"
 	}
-	if in.TLS {
+	if in.UpstreamTLS {
 		scheme += "s"
 	}
 	for _, l := range s.locations {

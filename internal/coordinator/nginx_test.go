@@ -135,7 +135,7 @@ func nginxGoldenCases() []nginxCase {
 				in.Facts.Resolver = "fd00::53"
 				in.AddressesByRole["query-frontend"] = []string{"::1", "127.0.0.4"}
 			})},
-			nginxCase{name: "tempo-tls-" + v, in: with(distributed(v), func(in *NginxInput) { in.TLS = true })},
+			nginxCase{name: "tempo-tls-" + v, in: with(distributed(v), func(in *NginxInput) { in.TLS, in.UpstreamTLS = true, true })},
 			nginxCase{name: "tempo-no-query-frontend-" + v, in: with(distributed(v), func(in *NginxInput) {
 				delete(in.AddressesByRole, "query-frontend")
 			})},
@@ -157,9 +157,22 @@ func nginxGoldenCases() []nginxCase {
 	}
 	cases = append(cases,
 		nginxCase{name: "tempo-tls-ipv6-" + nginxNew, in: with(distributed(nginxNew), func(in *NginxInput) {
-			in.TLS = true
+			in.TLS, in.UpstreamTLS = true, true
 			in.Facts.IPv6 = true
 		})},
+		// Pyroscope: nginx terminates TLS, the workers stay plain.
+		nginxCase{name: "pyroscope-tls-" + nginxNew, in: NginxInput{
+			Facts:  NginxFacts{Version: nginxNew},
+			Routes: pyroscopeTestRoutes(4040),
+			AddressesByRole: map[string][]string{
+				"distributor": {"127.0.0.2"}, "query-frontend": {"127.0.0.3"}, "querier": {"127.0.0.3"},
+				"ingester": {"127.0.0.4"}, "tenant-settings": {"127.0.0.2"}, "ad-hoc-profiles": {"localhost"},
+			},
+			AllAddresses: []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "localhost"},
+			ServerName:   "pyroscope-0.pyroscope-endpoints.model.svc.cluster.local",
+			StatusPort:   8080,
+			TLS:          true,
+		}},
 		nginxCase{name: "tempo-fqdn-" + nginxNew, needsDNS: true, in: with(single(nginxNew), func(in *NginxInput) {
 			in.AddressesByRole = map[string][]string{
 				"distributor":    {fqdn(1), fqdn(0)},
@@ -242,6 +255,10 @@ func TestNginxGoldenSemantics(t *testing.T) {
 		{"tempo-tls-ipv6-" + nginxNew,
 			[]string{"        listen 4317 ssl;\n        listen [::]:4317 ssl;\n        http2 on;\n"},
 			nil},
+		{"pyroscope-tls-" + nginxNew,
+			[]string{"        listen 8080 ssl;\n", "        listen 42424 ssl;\n", "set $backend http://distributor;", "set $backend grpc://distributor;",
+				"        ssl_certificate /etc/nginx/certs/server.cert;\n"},
+			[]string{"https://", "grpcs://"}},
 		{"tempo-no-query-frontend-" + nginxOld,
 			[]string{"listen 4317", "listen 8080;"},
 			[]string{"3200", "9096", "tempo-http", "tempo-grpc"}},
@@ -379,6 +396,7 @@ func TestNginxIPv6Listen(t *testing.T) {
 				Routes:          tempoTestRoutes(),
 				AddressesByRole: tempoRoles("10.1.0.7"),
 				TLS:             tls,
+				UpstreamTLS:     tls,
 				StatusPort:      8080,
 			}
 			conf := string(RenderNginx(in))

@@ -1,5 +1,7 @@
 package coordinator
 
+import "time"
+
 // Observed is everything the charm read in one hook. It is the only input
 // of Reconcile.
 type Observed struct {
@@ -18,4 +20,8 @@ type Observed struct {
 	// UnresolvedAddresses are worker addresses nginx could not resolve in
 	// this hook (see UnresolvedWorker); nginx.conf leaves them out.
 	UnresolvedAddresses []string
+	// TLS is this unit's certificate material as the charm last left it.
+	TLS TLSState
+	// Now is the hook's time (certificate validity and renewal).
+	Now time.Time
 }

@@ -134,11 +134,15 @@ type S3 struct {
 	CAChain string
 }
 
-// TLS is the certificate material from the certificates relation.
+// TLS is the certificate material from the certificates relation: this
+// unit's certificate, its CA and the unit's private key.
 type TLS struct {
 	CACert     string
 	ServerCert string
 	PrivateKey string
+	// KeySecretID is the URI of the secret holding PrivateKey, which the
+	// leader grants to the workers; "" when unknown.
+	KeySecretID string
 }
 
 // DatabagWrite is the complete content this charm wants in one of its own

@@ -41,6 +41,13 @@ type Check struct {
 	Timeout   Duration   `yaml:"timeout,omitempty"`
 	Threshold int        `yaml:"threshold,omitempty"`
 	HTTP      *HTTPCheck `yaml:"http,omitempty"`
+	TCP       *TCPCheck  `yaml:"tcp,omitempty"`
+}
+
+// TCPCheck is a TCP health check: up when Port accepts connections.
+type TCPCheck struct {
+	Port int    `yaml:"port"`
+	Host string `yaml:"host,omitempty"`
 }
 
 // HTTPCheck is an HTTP health check: up when URL answers 2xx.
@@ -143,6 +150,43 @@ func NginxLayer(statusPort int) Layer {
 	if statusPort <= 0 {
 		l.Checks = nil
 	}
+	return l
+}
+
+// NginxTLSLayer is NginxLayer for an nginx that serves TLS: its check
+// only connects to statusPort (Pebble's HTTP checks verify certificates
+// against the system's roots, and the certificate names the unit, not
+// localhost).
+func NginxTLSLayer(statusPort int) Layer {
+	l := NginxLayer(statusPort)
+	if c, ok := l.Checks[NginxCheck]; ok {
+		c.HTTP, c.TCP = nil, &TCPCheck{Port: statusPort}
+		l.Checks[NginxCheck] = c
+	}
+	return l
+}
+
+// Files of the exporter's TLS, in its container.
+const (
+	ExporterCertPath   = "/etc/exporter/certs/server.crt"
+	ExporterKeyPath    = "/etc/exporter/certs/server.key"
+	ExporterWebConfig  = "/etc/exporter/web-config.yaml"
+	exporterWebContent = "tls_server_config:\n  cert_file: " + ExporterCertPath + "\n  key_file: " + ExporterKeyPath + "\n"
+)
+
+// ExporterTLSLayer is ExporterLayer under TLS: the exporter scrapes
+// https://127.0.0.1:<statusPort>/status without verifying (the certificate
+// names the unit, not 127.0.0.1) and serves https on :9113 with the
+// certificate in ExporterCertPath. filesDigest, a digest of the
+// certificate and key, is in the service's environment so that a new
+// certificate restarts the exporter.
+func ExporterTLSLayer(statusPort int, filesDigest string) Layer {
+	l := ExporterLayer(statusPort)
+	svc := l.Services[ExporterService]
+	svc.Command = fmt.Sprintf("nginx-prometheus-exporter --web.listen-address=:%d --nginx.scrape-uri=https://127.0.0.1:%d/status --no-nginx.ssl-verify --web.config.file=%s",
+		ExporterPort, statusPort, ExporterWebConfig)
+	svc.Environment = map[string]string{"TLS_FILES_DIGEST": filesDigest}
+	l.Services[ExporterService] = svc
 	return l
 }
 

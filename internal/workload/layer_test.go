@@ -15,6 +15,8 @@ func TestLayerGolden(t *testing.T) {
 		{"nginx_layer.yaml", NginxLayer(8080)},
 		{"nginx_layer_nocheck.yaml", NginxLayer(0)},
 		{"exporter_layer.yaml", ExporterLayer(8080)},
+		{"nginx_tls_layer.yaml", NginxTLSLayer(8080)},
+		{"exporter_tls_layer.yaml", ExporterTLSLayer(8080, "0123456789abcdef")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, err := tc.layer.YAML()

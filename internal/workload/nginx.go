@@ -102,6 +102,8 @@ type NginxPlan struct {
 	// StatusPort is the port of nginx's /status page, checked by the
 	// layer's health check (see NginxLayer); 0 means no check.
 	StatusPort int
+	// TLS: nginx serves TLS (the check then only connects: NginxTLSLayer).
+	TLS bool
 }
 
 // NginxResult reports what ApplyNginx did.
@@ -141,7 +143,11 @@ func (c *Container) ApplyNginx(ctx context.Context, p NginxPlan) (NginxResult, e
 
 func (c *Container) applyNginx(ctx context.Context, p NginxPlan) (NginxResult, error) {
 	var res NginxResult
-	layerChanged, changedSvcs, err := c.ensureLayer(ctx, NginxLabel, NginxLayer(p.StatusPort))
+	layer := NginxLayer(p.StatusPort)
+	if p.TLS {
+		layer = NginxTLSLayer(p.StatusPort)
+	}
+	layerChanged, changedSvcs, err := c.ensureLayer(ctx, NginxLabel, layer)
 	if err != nil {
 		return res, err
 	}

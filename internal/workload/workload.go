@@ -6,6 +6,8 @@ package workload
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -349,4 +351,56 @@ func (c *Container) applyLayer(ctx context.Context, label string, l Layer) (chan
 		}
 	}
 	return changed, nil
+}
+
+// ApplyExporter runs the nginx-prometheus-exporter scraping nginx's status
+// page on statusPort: over plain HTTP when cert is nil, else over https,
+// the exporter itself serving https with cert and key (written only when
+// they differ; removed again when TLS goes away and they exist).
+func (c *Container) ApplyExporter(ctx context.Context, statusPort int, cert, key []byte) (changed bool, err error) {
+	changed, err = c.applyExporter(ctx, statusPort, cert, key)
+	return changed, notReady(err)
+}
+
+func (c *Container) applyExporter(ctx context.Context, statusPort int, cert, key []byte) (bool, error) {
+	files := map[string][]byte{ExporterCertPath: cert, ExporterKeyPath: key, ExporterWebConfig: []byte(exporterWebContent)}
+	if cert == nil {
+		return c.applyLayer(ctx, ExporterLabel, ExporterLayer(statusPort))
+	}
+	written := false
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		cur, ok, err := c.readFile(ctx, name)
+		if err != nil {
+			return false, err
+		}
+		if ok && bytes.Equal(cur, files[name]) {
+			continue
+		}
+		if err := c.writeFile(ctx, name, files[name], filePerm(name)); err != nil {
+			return false, err
+		}
+		written = true
+	}
+	sum := sha256.Sum256(append(append([]byte{}, cert...), key...))
+	changed, err := c.applyLayer(ctx, ExporterLabel, ExporterTLSLayer(statusPort, hex.EncodeToString(sum[:8])))
+	return changed || written, err
+}
+
+// RemoveFiles removes files that exist; it reports whether any did.
+func (c *Container) RemoveFiles(ctx context.Context, names ...string) (bool, error) {
+	removed := false
+	for _, name := range names {
+		_, ok, err := c.readFile(ctx, name)
+		if err != nil {
+			return removed, notReady(err)
+		}
+		if !ok {
+			continue
+		}
+		if err := c.removeFile(ctx, name); err != nil {
+			return removed, notReady(err)
+		}
+		removed = true
+	}
+	return removed, nil
 }
