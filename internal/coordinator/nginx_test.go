@@ -256,7 +256,7 @@ func TestNginxGoldenSemantics(t *testing.T) {
 			[]string{"        listen 4317 ssl;\n        listen [::]:4317 ssl;\n        http2 on;\n"},
 			nil},
 		{"pyroscope-tls-" + nginxNew,
-			[]string{"        listen 8080 ssl;\n", "        listen 42424 ssl;\n", "set $backend http://distributor;", "set $backend grpc://distributor;",
+			[]string{"        listen 8080 ssl;\n", "        listen 42424 ssl;\n", "set $backend http://distributor;", "set $backend grpc://distributor-grpc;",
 				"        ssl_certificate /etc/nginx/certs/server.cert;\n"},
 			[]string{"https://", "grpcs://"}},
 		{"tempo-no-query-frontend-" + nginxOld,
