@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/canonical/pebble/client"
 	"gopkg.in/yaml.v3"
@@ -19,6 +20,7 @@ type fakePebble struct {
 	perms    map[string]os.FileMode
 	plan     Layer
 	status   map[string]client.ServiceStatus
+	since    map[string]time.Time // when each service's status last changed
 	changes  map[string]*client.Change
 	nextID   int
 	calls    []string // every API call, in order
@@ -33,6 +35,11 @@ type fakePebble struct {
 	logs          []client.LogEntry
 	// exec overrides the default command behaviour when set.
 	exec func(cmd []string, stdout, stderr io.Writer) (exit int, err error)
+	// failReloads: that many `nginx -s reload` exit 0 but the master keeps
+	// its configuration (as when a new listen port is taken).
+	failReloads int
+	// workerGen numbers nginx's generations of worker processes.
+	workerGen int
 }
 
 func newFakePebble() *fakePebble {
@@ -40,6 +47,7 @@ func newFakePebble() *fakePebble {
 		files:   map[string][]byte{"/etc/resolv.conf": []byte("search x\nnameserver 10.0.0.10\nnameserver 10.0.0.11\n")},
 		perms:   map[string]os.FileMode{},
 		status:  map[string]client.ServiceStatus{},
+		since:   map[string]time.Time{},
 		changes: map[string]*client.Change{},
 		bootID:  "boot-1",
 	}
@@ -119,15 +127,30 @@ func (f *fakePebble) Services(o *client.ServicesOptions) ([]*client.ServiceInfo,
 		if st == "" {
 			st = client.StatusInactive
 		}
-		out = append(out, &client.ServiceInfo{Name: n, Current: st})
+		out = append(out, &client.ServiceInfo{Name: n, Current: st, CurrentSince: f.since[n]})
 	}
 	return out, nil
 }
 
 func (f *fakePebble) setAll(names []string, st client.ServiceStatus) {
 	for _, n := range names {
-		f.status[n] = st
+		f.setStatus(n, st)
 	}
+}
+
+// setStatus changes a service's status, and its current-since as Pebble
+// does: only when the status changes.
+func (f *fakePebble) setStatus(name string, st client.ServiceStatus) {
+	if f.status[name] != st {
+		f.since[name] = time.Unix(1700000000, 0).Add(time.Duration(len(f.calls)) * time.Second)
+	}
+	f.status[name] = st
+}
+
+// newWorkers replaces nginx's worker processes (master pid 42).
+func (f *fakePebble) newWorkers() {
+	f.workerGen++
+	f.files["/proc/42/task/42/children"] = fmt.Appendf(nil, "%d %d\n", 100*f.workerGen, 100*f.workerGen+1)
 }
 
 func (f *fakePebble) Start(o *client.ServiceOptions) (string, error) {
@@ -148,12 +171,13 @@ func (f *fakePebble) nginxStarted(names []string) {
 			continue
 		}
 		if f.dieAfterStart {
-			f.status[n] = client.StatusBackoff
+			f.setStatus(n, client.StatusBackoff)
 			continue
 		}
 		if pid := pidPath(f.files[NginxConfigPath]); pid != "" {
 			f.files[pid] = []byte("42\n")
 		}
+		f.newWorkers()
 	}
 }
 
@@ -165,6 +189,7 @@ func (f *fakePebble) Stop(o *client.ServiceOptions) (string, error) {
 
 func (f *fakePebble) Restart(o *client.ServiceOptions) (string, error) {
 	f.calls = append(f.calls, "Restart "+strings.Join(o.Names, ","))
+	f.setAll(o.Names, client.StatusInactive)
 	f.setAll(o.Names, client.StatusActive)
 	f.nginxStarted(o.Names)
 	return f.change(""), nil
@@ -177,7 +202,7 @@ func (f *fakePebble) Replan(o *client.ServiceOptions) (string, error) {
 	}
 	for n, s := range f.plan.Services {
 		if s.Startup == "enabled" {
-			f.status[n] = client.StatusActive
+			f.setStatus(n, client.StatusActive)
 		}
 	}
 	return f.change(""), nil
@@ -286,7 +311,13 @@ func (f *fakePebble) defaultExec(cmd []string, stdout, stderr io.Writer) (int, e
 			fmt.Fprintln(stderr, `nginx: [error] open() "/tmp/nginx.pid" failed`)
 			return 1, nil
 		}
+		if f.failReloads > 0 {
+			f.failReloads--
+			f.logs = append(f.logs, client.LogEntry{Service: NginxService, Message: "[emerg] bind() to 0.0.0.0:3201 failed (98: Address already in use)\n"})
+			return 0, nil
+		}
 		f.reloads++
+		f.newWorkers()
 		return 0, nil
 	}
 	if len(cmd) == 4 && cmd[0] == "nginx" && cmd[1] == "-t" && cmd[2] == "-c" {

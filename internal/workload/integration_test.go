@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -463,5 +464,103 @@ func TestIntegrationZeroFailedRequests(t *testing.T) {
 	}
 	if len(res.Bodies) != 3 {
 		t.Fatalf("not every backend served: %v", res.Bodies)
+	}
+}
+
+// TestIntegrationFailedReloadIsRetried: a config that passes `nginx -t`
+// but that the running master cannot load (its new port is taken) fails
+// the apply, and the old config keeps serving; once the port is free the
+// next apply reloads, although nginx.conf on disk already holds the new
+// config.
+func TestIntegrationFailedReloadIsRetried(t *testing.T) {
+	e := newEnv(t)
+	e.startBackends(t)
+	conf1 := e.config(t, "worker-1.test")
+	e.apply(t, NginxPlan{Config: conf1, Run: true, StatusPort: statusPort})
+	pid := e.masterPID(t)
+
+	squat, err := e.sb.ListenInNetns("tcp", ":3201")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf2 := []byte(strings.ReplaceAll(string(e.config(t, "worker-2.test")), fmt.Sprintf("listen %d;", proxyPort), "listen 3201;"))
+	_, err = e.c.ApplyNginx(context.Background(), NginxPlan{Config: conf2, Run: true, StatusPort: statusPort})
+	if err == nil || !strings.Contains(err.Error(), "kept its previous configuration") {
+		t.Fatalf("reload onto a taken port: err = %v", err)
+	}
+	t.Logf("failed reload: %v", err)
+	if _, body, err := e.get(proxyPort, "/"); err != nil || body != "worker-1.test" {
+		t.Fatalf("the previous config stopped serving: %q %v", body, err)
+	}
+
+	squat.Close()
+	res := e.apply(t, NginxPlan{Config: conf2, Run: true, StatusPort: statusPort})
+	if res != (NginxResult{Reloaded: true}) {
+		t.Fatalf("next apply = %+v, want a reload of the config already on disk", res)
+	}
+	if got := e.masterPID(t); got != pid {
+		t.Fatalf("master PID changed %s -> %s", pid, got)
+	}
+	if _, body, err := e.get(3201, "/"); err != nil || body != "worker-2.test" {
+		t.Fatalf("new config not live after the retry: %q %v", body, err)
+	}
+	if res := e.apply(t, NginxPlan{Config: conf2, Run: true, StatusPort: statusPort}); res.Changed() {
+		t.Fatalf("converged apply = %+v", res)
+	}
+}
+
+// TestIntegrationKeepaliveAcrossReloads: nginx reuses its connections to
+// the workers (far fewer connections than requests), and keeps doing so,
+// without a failed request, while reloads change the workers.
+func TestIntegrationKeepaliveAcrossReloads(t *testing.T) {
+	e := newEnv(t)
+	var conns, requests atomic.Int64
+	for name, ip := range backendHosts {
+		l, err := e.sb.ListenInNetns("tcp", net.JoinHostPort(ip, fmt.Sprint(backendPort)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				io.WriteString(w, name)
+			}),
+			ConnState: func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					conns.Add(1)
+				}
+			},
+		}
+		go srv.Serve(l)
+		t.Cleanup(func() { srv.Close() })
+	}
+	e.apply(t, NginxPlan{Config: e.config(t, "worker-1.test"), Run: true, StatusPort: statusPort})
+
+	load := e.sb.StartLoad(4, fmt.Sprintf("http://127.0.0.1:%d/", proxyPort))
+	if err := load.WaitRequests(2000, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for i, workers := range [][]string{
+		{"worker-1.test", "worker-2.test"},
+		{"worker-1.test", "worker-2.test", "worker-3.test"},
+		{"worker-3.test"},
+	} {
+		if res := e.apply(t, NginxPlan{Config: e.config(t, workers...), Run: true, StatusPort: statusPort}); !res.Reloaded {
+			t.Fatalf("step %d: %+v, want a reload", i, res)
+		}
+		if err := load.WaitRequests(2000, 60*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := load.Stop()
+	t.Logf("requests=%d failures=%d, backend requests=%d over %d connections", res.Requests, res.Failures, requests.Load(), conns.Load())
+	if res.Failures != 0 {
+		t.Fatalf("%d of %d requests failed across reloads; first: %q", res.Failures, res.Requests, res.FirstErrors)
+	}
+	// Without keepalive every request opens a connection. With it, each
+	// of nginx's 5 worker processes opens about one per client and
+	// backend per generation (4 configs here).
+	if c := conns.Load(); c*10 > requests.Load() {
+		t.Fatalf("%d connections for %d requests: upstream connections are not reused", c, requests.Load())
 	}
 }

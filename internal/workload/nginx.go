@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"os"
@@ -26,7 +29,14 @@ const (
 	// NginxCandidatePath is where a new config is validated (`nginx -t`)
 	// before it replaces NginxConfigPath.
 	NginxCandidatePath = "/etc/nginx/nginx.conf.candidate"
+	// NginxLoadedPath records what the running nginx has loaded (see
+	// loadedRecord), written only after a start or reload succeeded.
+	NginxLoadedPath = "/etc/nginx/nginx.conf.loaded"
 )
+
+// ReloadTimeout bounds the wait for nginx to take a new configuration
+// after `nginx -s reload` (a context deadline shortens it).
+const ReloadTimeout = 5 * time.Second
 
 // nginxVersionRE finds the version in `nginx -v`'s output. The patterns
 // of this file are compiled when first used, not at every hook's start.
@@ -132,10 +142,17 @@ func (r NginxResult) Changed() bool {
 // differs: layer, extra files, config (validated with `nginx -t` on a
 // candidate copy before it goes live), then the service: stopped when
 // !p.Run; started when not running; restarted if its layer definition
-// changed; else reloaded (`nginx -s reload`, never a restart) when the
-// config or files changed. With nothing to change it only reads. Losing
-// Pebble midway is reported as ErrNotReady; the result then tells what
-// was already done.
+// changed; else reloaded (`nginx -s reload`, never a restart) when what
+// nginx has loaded differs from the config and files on disk.
+//
+// What nginx has loaded is recorded in the container (NginxLoadedPath)
+// only once a start or reload is known to have worked: a digest of the
+// config and files, with Pebble's boot id and the time the service last
+// became active (which changes when Pebble restarts nginx). So a reload
+// that failed, or a hook killed between writing the config and reloading,
+// is retried by the next apply although the file on disk is already the
+// desired one. With nothing to change it only reads. Losing Pebble midway
+// is reported as ErrNotReady; the result then tells what was already done.
 func (c *Container) ApplyNginx(ctx context.Context, p NginxPlan) (NginxResult, error) {
 	res, err := c.applyNginx(ctx, p)
 	return res, notReady(err)
@@ -212,21 +229,22 @@ func (c *Container) applyNginx(ctx context.Context, p NginxPlan) (NginxResult, e
 		}
 	}
 
-	st, err := c.serviceStatus(ctx, NginxService)
+	svc, err := c.nginxService(ctx)
 	if err != nil {
 		return res, err
 	}
-	status := st[NginxService]
+	digest := loadedDigest(live, p.Files)
 	switch {
 	case !p.Run:
 		// Backoff too: otherwise Pebble keeps restarting it.
-		if status == client.StatusActive || status == client.StatusBackoff {
+		if svc.Current == client.StatusActive || svc.Current == client.StatusBackoff {
 			if err := c.serviceAction(ctx, "stop nginx", c.api.Stop, []string{NginxService}); err != nil {
 				return res, err
 			}
 			res.Stopped = true
 		}
-	case status != client.StatusActive:
+		return res, nil
+	case svc.Current != client.StatusActive:
 		if err := c.startNginx(ctx, "start nginx", c.api.Start, live); err != nil {
 			return res, err
 		}
@@ -237,13 +255,72 @@ func (c *Container) applyNginx(ctx context.Context, p NginxPlan) (NginxResult, e
 			return res, err
 		}
 		res.Restarted = true
-	case res.ConfigChanged || res.FilesChanged:
-		if err := c.reload(ctx); err != nil {
+	default:
+		loaded, _, err := c.readFile(ctx, NginxLoadedPath)
+		if err != nil {
+			return res, err
+		}
+		if string(loaded) == c.loadedRecord(svc, digest) {
+			return res, nil
+		}
+		if err := c.reload(ctx, live); err != nil {
 			return res, err
 		}
 		res.Reloaded = true
 	}
-	return res, nil
+	// Started, restarted or reloaded: record what nginx runs now.
+	if svc, err = c.nginxService(ctx); err != nil {
+		return res, err
+	}
+	return res, c.writeFile(ctx, NginxLoadedPath, []byte(c.loadedRecord(svc, digest)), 0o644)
+}
+
+// nginxService returns the nginx service's status (Current is "" when
+// Pebble does not know it).
+func (c *Container) nginxService(ctx context.Context) (client.ServiceInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return client.ServiceInfo{}, fmt.Errorf("cannot get services: %w", err)
+	}
+	svcs, err := c.api.Services(&client.ServicesOptions{Names: []string{NginxService}})
+	if err != nil {
+		return client.ServiceInfo{}, fmt.Errorf("cannot get services: %w", err)
+	}
+	for _, s := range svcs {
+		if s.Name == NginxService {
+			return *s, nil
+		}
+	}
+	return client.ServiceInfo{Name: NginxService}, nil
+}
+
+// loadedDigest identifies a config and the extra files it may read
+// (files to remove play no part: a config that needed them differs):
+// each name and content preceded by its length, so that no two sets
+// share an encoding.
+func loadedDigest(config []byte, files map[string][]byte) string {
+	h := sha256.New()
+	field := func(b []byte) {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	field(config)
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		if files[name] != nil {
+			field([]byte(name))
+			field(files[name])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// loadedRecord is what NginxLoadedPath holds while the nginx service svc
+// runs the config and files of digest: the record of another Pebble boot
+// or of an nginx that Pebble restarted since (another current-since)
+// never matches.
+func (c *Container) loadedRecord(svc client.ServiceInfo, digest string) string {
+	return fmt.Sprintf("boot-id %s\nactive-since %s\nsha256 %s\n", c.bootID, svc.CurrentSince.UTC().Format(time.RFC3339Nano), digest)
 }
 
 // pidDirectiveRE finds nginx.conf's pid directive.
@@ -340,8 +417,18 @@ func (c *Container) validate(ctx context.Context, config []byte) (rejected strin
 	return out, nil
 }
 
-// reload asks the running nginx master to reload its config gracefully.
-func (c *Container) reload(ctx context.Context) error {
+// reload asks the running nginx master to reload its config gracefully,
+// and waits until it did.
+//
+// `nginx -s reload` only sends a signal: a config that passed `nginx -t`
+// can still fail in the master (a port taken by another process of the
+// pod, a file it cannot open), which then logs the error and keeps the
+// previous config. A successful reload starts new worker processes, so
+// the master's children are compared before and after (from
+// /proc/<master>/task/<master>/children). Where they cannot be read the
+// signal's delivery is all that is checked.
+func (c *Container) reload(ctx context.Context, config []byte) error {
+	before, canCheck := c.nginxWorkers(ctx, config)
 	res, err := c.run(ctx, "nginx", "-s", "reload")
 	if err != nil {
 		return fmt.Errorf("cannot reload nginx: %w", err)
@@ -349,7 +436,47 @@ func (c *Container) reload(ctx context.Context) error {
 	if res.exitCode != 0 {
 		return fmt.Errorf("cannot reload nginx: exit status %d: %s", res.exitCode, strings.TrimSpace(res.stderr+res.stdout))
 	}
-	return nil
+	if !canCheck {
+		return nil
+	}
+	wait := timeout(ctx, ReloadTimeout)
+	deadline := time.Now().Add(wait)
+	for {
+		after, ok := c.nginxWorkers(ctx, config)
+		if ok && slices.ContainsFunc(after, func(pid string) bool { return !slices.Contains(before, pid) }) {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			err := fmt.Errorf("cannot reload nginx: it kept its previous configuration (no new worker process within %s)", wait)
+			if logs := c.recentLogs([]string{NginxService}, 10); logs != "" {
+				err = fmt.Errorf("%w; recent output:\n%s", err, logs)
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// nginxWorkers returns the pids of the nginx master's children; ok is
+// false when they cannot be known (no pid file, no /proc children file).
+func (c *Container) nginxWorkers(ctx context.Context, config []byte) (pids []string, ok bool) {
+	pidFile := pidPath(config)
+	if pidFile == "" {
+		return nil, false
+	}
+	raw, found, err := c.readFile(ctx, pidFile)
+	master := strings.TrimSpace(string(raw))
+	if err != nil || !found || master == "" || strings.ContainsAny(master, "/. ") {
+		return nil, false
+	}
+	children, found, err := c.readFile(ctx, "/proc/"+master+"/task/"+master+"/children")
+	if err != nil || !found {
+		return nil, false
+	}
+	return strings.Fields(string(children)), true
 }
 
 // filePerm keeps private keys private.

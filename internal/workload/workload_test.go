@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/canonical/pebble/client"
 
@@ -113,6 +114,7 @@ func TestApplyNginxFirstConfigStarts(t *testing.T) {
 		"RemovePath " + NginxCandidatePath,
 		"Push " + NginxConfigPath,
 		"Start nginx",
+		"Push " + NginxLoadedPath, // once nginx is up
 	}
 	if got := f.writes(); !reflect.DeepEqual(got, wantWrites) {
 		t.Fatalf("writes = %q\nwant     %q", got, wantWrites)
@@ -155,6 +157,71 @@ func TestApplyNginxChangedConfigReloads(t *testing.T) {
 		if strings.HasPrefix(w, "Restart") || strings.HasPrefix(w, "Start") || strings.HasPrefix(w, "Stop") {
 			t.Fatalf("config change touched the service: %q", f.writes())
 		}
+	}
+}
+
+// Configs with a pid file, so that a reload can be checked.
+var (
+	confPid1 = []byte("pid /tmp/nginx.pid;\nevents {}\nhttp { server { listen 8080; } }\n")
+	confPid2 = []byte("pid /tmp/nginx.pid;\nevents {}\nhttp { server { listen 8080; } server { listen 3201; } }\n")
+)
+
+// TestApplyNginxFailedReloadIsRetried: nginx acknowledges the reload
+// signal but keeps its old config (no new worker); the apply fails, and
+// the next one reloads although nginx.conf already holds the new config.
+func TestApplyNginxFailedReloadIsRetried(t *testing.T) {
+	c, f := newFakeContainer(t)
+	apply(t, c, NginxPlan{Config: confPid1, Run: true})
+
+	f.failReloads = 1
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	res, err := c.ApplyNginx(ctx, NginxPlan{Config: confPid2, Run: true})
+	if err == nil || !strings.Contains(err.Error(), "kept its previous configuration") || !strings.Contains(err.Error(), "Address already in use") {
+		t.Fatalf("failed reload: res=%+v err=%v", res, err)
+	}
+	if string(f.files[NginxConfigPath]) != string(confPid2) || f.reloads != 0 {
+		t.Fatalf("config on disk %q, %d reloads", f.files[NginxConfigPath], f.reloads)
+	}
+
+	f.calls = nil
+	res = apply(t, c, NginxPlan{Config: confPid2, Run: true})
+	if res != (NginxResult{Reloaded: true}) || f.reloads != 1 {
+		t.Fatalf("next apply = %+v (%d reloads), want a reload of the unchanged file", res, f.reloads)
+	}
+	f.calls = nil
+	if res := apply(t, c, NginxPlan{Config: confPid2, Run: true}); res.Changed() || len(f.writes()) != 0 {
+		t.Fatalf("converged apply = %+v, writes %q", res, f.writes())
+	}
+}
+
+// TestApplyNginxKilledBeforeReload: a hook wrote the new config and died
+// before reloading; the next apply reloads it.
+func TestApplyNginxKilledBeforeReload(t *testing.T) {
+	c, f := newFakeContainer(t)
+	apply(t, c, NginxPlan{Config: confPid1, Run: true})
+	f.files[NginxConfigPath] = confPid2
+	res := apply(t, c, NginxPlan{Config: confPid2, Run: true})
+	if res != (NginxResult{Reloaded: true}) || f.reloads != 1 {
+		t.Fatalf("apply = %+v (%d reloads), want a reload", res, f.reloads)
+	}
+}
+
+// TestApplyNginxRestartedByPebble: Pebble restarted nginx (it reread
+// nginx.conf, but what it loaded is no longer known): one reload, then
+// nothing.
+func TestApplyNginxRestartedByPebble(t *testing.T) {
+	c, f := newFakeContainer(t)
+	apply(t, c, NginxPlan{Config: confPid1, Run: true})
+	f.calls = append(f.calls, "crash")
+	f.setStatus(NginxService, client.StatusBackoff)
+	f.calls = append(f.calls, "auto-restart")
+	f.setStatus(NginxService, client.StatusActive)
+	if res := apply(t, c, NginxPlan{Config: confPid1, Run: true}); res != (NginxResult{Reloaded: true}) {
+		t.Fatalf("apply after a restart = %+v", res)
+	}
+	if res := apply(t, c, NginxPlan{Config: confPid1, Run: true}); res.Changed() {
+		t.Fatalf("second apply = %+v", res)
 	}
 }
 
