@@ -11,6 +11,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -39,11 +40,13 @@ func (l *envList) Set(kv string) error {
 }
 
 var (
-	dispatchEnv envList
+	dispatchEnv     envList
+	configOverrides envList
 	showStderr  = flag.Bool("stderr", false, "print the charm's standard error after every run")
 )
 
 func main() {
+	flag.Var(&configOverrides, "config", "KEY=VALUE overriding a config option's default (VALUE as JSON, else a string; repeatable)")
 	flag.Var(&dispatchEnv, "env", "KEY=VALUE added to the charm's environment (repeatable; both binaries with -compare)")
 	dispatch := flag.String("dispatch", "build/dispatch", "the built charm binary")
 	shim := flag.String("shim", "", "the hook-tool shim (bench/cmd/simtool), built")
@@ -115,6 +118,14 @@ func setup(dispatch, shim, charmDir, sizeList string) ([]bench.Size, map[string]
 	config, err := bench.ConfigDefaults(charmDir)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	for _, kv := range configOverrides {
+		k, v, _ := strings.Cut(kv, "=")
+		var value any
+		if err := json.Unmarshal([]byte(v), &value); err != nil {
+			value = v // not JSON: a string
+		}
+		config[k] = value
 	}
 	r, err := bench.NewRunner(dispatch, shim, charmDir)
 	if err != nil {
