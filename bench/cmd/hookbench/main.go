@@ -42,7 +42,7 @@ func (l *envList) Set(kv string) error {
 var (
 	dispatchEnv     envList
 	configOverrides envList
-	showStderr  = flag.Bool("stderr", false, "print the charm's standard error after every run")
+	showStderr      = flag.Bool("stderr", false, "print the charm's standard error after every run")
 )
 
 func main() {
