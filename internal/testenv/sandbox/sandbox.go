@@ -41,11 +41,18 @@ var ErrUnavailable = errors.New("sandbox unavailable")
 
 // Paths mounted privately inside the sandbox; each maps to a directory
 // under the sandbox root on the host.
-var privateDirs = []struct{ inside, host string }{
-	{"/etc/nginx", "etc-nginx"},
-	{"/var/log/nginx", "var-log-nginx"},
-	{"/var/lib/nginx", "var-lib-nginx"},
-	{"/tmp", "tmp"},
+// The CA directory is private too: under TLS the charm installs its CA
+// there, which must never reach the machine's own trust store.
+var privateDirs = []struct {
+	inside, host string
+	// create makes the mount point when the machine lacks it.
+	create bool
+}{
+	{"/etc/nginx", "etc-nginx", false},
+	{"/var/log/nginx", "var-log-nginx", false},
+	{"/var/lib/nginx", "var-lib-nginx", false},
+	{"/tmp", "tmp", false},
+	{"/usr/local/share/ca-certificates", "ca-certificates", true},
 }
 
 // DefaultBaseDir is where sandbox roots are created when Options.Dir is
@@ -253,6 +260,11 @@ func (s *Sandbox) start(bin string, opts Options) error {
 	var script strings.Builder
 	script.WriteString("set -e\nip link set lo up\n")
 	for _, d := range privateDirs {
+		if d.create {
+			if err := os.MkdirAll(d.inside, 0o755); err != nil {
+				return fmt.Errorf("cannot create %s: %w", d.inside, err)
+			}
+		}
 		if _, err := os.Stat(d.inside); err != nil {
 			return fmt.Errorf("%w: %s missing on this machine", ErrUnavailable, d.inside)
 		}
