@@ -25,6 +25,9 @@ type Endpoint struct {
 	// the leader also reads every remote unit's databag (the peers' fqdn
 	// matter only to the leader's ingress route).
 	UnitDataForLeaderWith string
+	// AppDataForLeaderWith names an endpoint: while it has a relation, the
+	// leader also reads the remote application's databag.
+	AppDataForLeaderWith string
 }
 
 // In is the endpoint as read in one hook: UnitDataForLeaderWith resolved
@@ -33,6 +36,9 @@ type Endpoint struct {
 func (e Endpoint) In(leader bool, related func(endpoint string) bool) Endpoint {
 	if e.UnitDataForLeaderWith != "" && leader && related(e.UnitDataForLeaderWith) {
 		e.UnitData = true
+	}
+	if e.AppDataForLeaderWith != "" && leader && related(e.AppDataForLeaderWith) {
+		e.AppData = true
 	}
 	return e
 }
@@ -50,6 +56,8 @@ func (p *Product) Endpoints() []Endpoint {
 		{Name: MetricsEndpoint},
 		{Name: ParcaScrapeEndpoint},
 		{Name: CertificatesEndpoint, AppData: true},
+		{Name: LoggingEndpoint, UnitData: true},
+		{Name: DashboardEndpoint},
 	}, p.ExtraEndpoints, p.tracingEndpoints(), p.listingEndpoints(), p.ingressEndpoints())
 }
 
@@ -83,6 +91,13 @@ type Desired struct {
 	Plan Plan
 	// TLS is what the charm must do for TLS (keys, requests, grants).
 	TLS *TLSPlan
+	// LogTargets are where this unit's containers forward their logs
+	// (Pebble log targets); empty removes every target.
+	LogTargets []LogTarget
+	// DashboardCache holds the compressed content of every published
+	// dashboard, by digest of its file, for the next hook's Observed; nil
+	// when no dashboard was published (the previous cache stays).
+	DashboardCache map[string]string
 }
 
 // NginxPlan is the nginx config and whether nginx should run.
@@ -123,6 +138,8 @@ func Reconcile(p *Product, o *Observed) *Desired {
 	var tlsLogs []string
 	in.TLS, d.TLS, tlsStatuses, tlsLogs = certificates(o, p.ClusterEndpoint, cluster)
 	d.Logs = append(d.Logs, tlsLogs...)
+	in.LokiEndpoints, d.Logs = lokiEndpoints(o.Relations[LoggingEndpoint], d.Logs)
+	d.LogTargets = logTargets(p, o, in.LokiEndpoints)
 	in.Telemetry, d.Logs = observeTelemetry(p, in, d.Logs)
 
 	// Status candidates: the order decides ties between equal levels (the
@@ -194,8 +211,16 @@ func Reconcile(p *Product, o *Observed) *Desired {
 		d.Databags = append(d.Databags, plan.ProviderData(in)...)
 		d.Databags = append(d.Databags, tracingRequests(p, o)...)
 		d.Databags = append(d.Databags, listingDatabags(p, o, in)...)
+		d.Databags = append(d.Databags, datasourceExchangeDatabags(p, o)...)
+		logging, logProblems := loggingDatabags(p, o, in)
+		d.Databags = append(d.Databags, logging...)
+		dashboards, dashProblems := dashboardDatabags(p, o, &d.DashboardCache)
+		d.Databags = append(d.Databags, dashboards...)
+		d.Logs = append(d.Logs, append(logProblems, dashProblems...)...)
 	}
-	d.Databags = append(d.Databags, metricsDatabags(p, o, in)...)
+	metrics, ruleProblems := metricsDatabags(p, o, in)
+	d.Databags = append(d.Databags, metrics...)
+	d.Logs = append(d.Logs, ruleProblems...)
 	profiling, logs := profilingDatabags(p, o, in)
 	d.Databags, d.Logs = append(d.Databags, profiling...), append(d.Logs, logs...)
 	d.Databags = append(d.Databags, certificatesDatabags(o, d.TLS)...)

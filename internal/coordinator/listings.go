@@ -14,6 +14,10 @@ type GrafanaSource struct {
 	Type string
 	// Port is the coordinator port Grafana queries.
 	Port int
+	// ServiceMapEndpoint, when set, names the remote-write endpoint: the
+	// datasource's service map reads the Prometheus written to there
+	// (Tempo's metrics-generator), when the datasource exchange offers it.
+	ServiceMapEndpoint string
 }
 
 // CatalogueItem is a product's entry in a catalogue (catalogue interface).
@@ -50,7 +54,13 @@ type grafanaSourceData struct {
 func (p *Product) listingEndpoints() []Endpoint {
 	var out []Endpoint
 	if p.GrafanaSource != nil {
-		out = append(out, Endpoint{Name: GrafanaSourceEndpoint})
+		// Grafana's app databag names the datasources it created for us,
+		// which the leader republishes on the datasource exchange (and
+		// matches against it for Tempo's service map): read only then.
+		out = append(out, Endpoint{Name: GrafanaSourceEndpoint, AppDataForLeaderWith: p.DatasourceExchangeEndpoint})
+	}
+	if ep := p.DatasourceExchangeEndpoint; ep != "" {
+		out = append(out, Endpoint{Name: ep, AppDataForLeaderWith: ep})
 	}
 	if p.Catalogue != nil {
 		out = append(out, Endpoint{Name: CatalogueEndpoint})
@@ -65,9 +75,15 @@ func listingDatabags(p *Product, o *Observed, in *RenderInput) []DatabagWrite {
 	var out []DatabagWrite
 	if gs := p.GrafanaSource; gs != nil && len(o.Relations[GrafanaSourceEndpoint]) > 0 {
 		if url := ExternalHTTPURL(in, gs.Port); url != "" {
+			var extra any
+			if gs.ServiceMapEndpoint != "" {
+				if uid := serviceMapDatasource(p, o); uid != "" {
+					extra = map[string]any{"httpMethod": "GET", "serviceMap": map[string]string{"datasourceUid": uid}}
+				}
+			}
 			out = append(out, AppDatabags(GrafanaSourceEndpoint, o.Relations[GrafanaSourceEndpoint], map[string]string{
 				"grafana_source_data": mustJSON(grafanaSourceData{
-					Model: o.Model, ModelUUID: o.ModelUUID, Application: o.App, Type: gs.Type,
+					Model: o.Model, ModelUUID: o.ModelUUID, Application: o.App, Type: gs.Type, ExtraFields: extra,
 				}),
 				"grafana_source_app_host": url,
 			})...)

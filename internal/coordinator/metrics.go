@@ -63,11 +63,11 @@ var charmNamePattern = sync.OnceValue(func() *regexp.Regexp {
 //     relabelled with the worker's own topology (the metadata's would
 //     otherwise claim the worker's metrics for the coordinator).
 //
-// No alert rules are published.
-func metricsDatabags(p *Product, o *Observed, in *RenderInput) []DatabagWrite {
+// The leader also publishes the alert rules (PrometheusRules).
+func metricsDatabags(p *Product, o *Observed, in *RenderInput) ([]DatabagWrite, []string) {
 	rels := o.Relations[MetricsEndpoint]
 	if len(rels) == 0 || o.UnitFQDN == "" {
-		return nil
+		return nil, nil
 	}
 	var out []DatabagWrite
 	for _, rel := range rels {
@@ -77,7 +77,7 @@ func metricsDatabags(p *Product, o *Observed, in *RenderInput) []DatabagWrite {
 		}})
 	}
 	if !o.Leader {
-		return out
+		return out, nil
 	}
 	// Under TLS the exporter serves https; the workers too when they serve
 	// TLS themselves. Prometheus must trust the CA (no tls_config is sent,
@@ -115,8 +115,10 @@ func metricsDatabags(p *Product, o *Observed, in *RenderInput) []DatabagWrite {
 			})
 		}
 	}
+	rules, problems := PrometheusRules(p, o, in.Cluster)
 	return append(out, AppDatabags(MetricsEndpoint, rels, map[string]string{
 		"scrape_metadata": mustJSON(scrapeMetadata{Model: o.Model, ModelUUID: o.ModelUUID, App: o.App, Unit: o.Unit, CharmName: p.CharmName}),
 		"scrape_jobs":     mustJSON(jobs),
-	})...)
+		"alert_rules":     rules,
+	})...), problems
 }

@@ -24,4 +24,10 @@ type Observed struct {
 	TLS TLSState
 	// Now is the hook's time (certificate validity and renewal).
 	Now time.Time
+	// Assets are the charm's rule files and dashboards; the charm reads
+	// them only when AssetsNeeded (nil otherwise).
+	Assets Assets
+	// DashboardCache is the compressed dashboards the previous hook kept
+	// (Desired.DashboardCache), by digest of their file.
+	DashboardCache map[string]string
 }

@@ -38,6 +38,9 @@ type Product struct {
 	// Ingress, when set, is how the product is routed by an ingress
 	// (traefik_route, and istio_ingress_route when Ingress.Istio).
 	Ingress *Ingress
+	// DatasourceExchangeEndpoint is the product's grafana_datasource_exchange
+	// endpoint ("" for none).
+	DatasourceExchangeEndpoint string
 	// Plan reads the product's config options and product-only relations
 	// and returns what the engine needs to render and publish.
 	Plan func(o *Observed) Plan
@@ -88,6 +91,9 @@ type RenderInput struct {
 	// Telemetry is where the relations offer to take the workers' own
 	// telemetry (before any routing by the product).
 	Telemetry WorkerTelemetry
+	// LokiEndpoints are where the workers push their logs ("loki_endpoints"),
+	// one per Loki unit; a proxy may rewrite them before they are published.
+	LokiEndpoints LokiEndpoints
 	// ExternalURL is the ingress URL ("scheme://host[/path]"), "" without
 	// a ready ingress. Renderers read it through ExternalHTTPURL,
 	// PublicAddress and IngressPath, never directly.

@@ -11,6 +11,8 @@ type WorkerTelemetry struct {
 	// RemoteWrite are Prometheus remote-write URLs, sorted: set by the
 	// product's TelemetryRouter (Tempo's metrics-generator pushes there).
 	RemoteWrite []string
+	// Loki are the Loki units the workers push their logs to.
+	Loki LokiEndpoints
 }
 
 // TelemetryRouter is implemented by a Plan that decides itself where the
@@ -25,7 +27,7 @@ type TelemetryRouter interface {
 // observeTelemetry reads the destinations of the workers' telemetry from
 // the relations, with warnings about unusable provider data.
 func observeTelemetry(p *Product, in *RenderInput, logs []string) (WorkerTelemetry, []string) {
-	var t WorkerTelemetry
+	t := WorkerTelemetry{Loki: in.LokiEndpoints}
 	var warning string
 	t.CharmTracing, warning = OfferedReceivers(p.CharmTracing, in.Relations[p.CharmTracing.Endpoint])
 	if warning != "" {
@@ -63,6 +65,9 @@ func telemetryKeys(t WorkerTelemetry) map[string]string {
 			eps = append(eps, map[string]string{"url": u})
 		}
 		out["remote_write_endpoints"] = mustJSON(eps)
+	}
+	if len(t.Loki) > 0 {
+		out["loki_endpoints"] = mustJSON(t.Loki.Map())
 	}
 	return out
 }

@@ -90,6 +90,8 @@ func Product() *coordinator.Product {
 		// Pyroscope has no end-to-end TLS: nginx terminates it.
 		WorkerTLS:     false,
 		GrafanaSource: &coordinator.GrafanaSource{Type: "grafana-pyroscope-datasource", Port: StatusPort},
+		// Pyroscope offers its datasources to the other datasources here.
+		DatasourceExchangeEndpoint: coordinator.SendDatasourceEndpoint,
 		Catalogue: &coordinator.CatalogueItem{
 			Title:       "Pyroscope",
 			Description: "Continuous profiling backend (Grafana Pyroscope): collects, stores and queries profiles of the applications that send them, with a UI to explore them.",

@@ -153,7 +153,9 @@ func Product() *coordinator.Product {
 		WorkerTLS:         true,
 		CharmTracing:      coordinator.TracingRequirer{Endpoint: CharmTracingEndpoint, Protocols: []string{string(OTLPHTTP)}},
 		WorkloadTracing:   coordinator.TracingRequirer{Endpoint: WorkloadTracingEndpoint, Protocols: []string{string(OTLPHTTP)}},
-		GrafanaSource:     &coordinator.GrafanaSource{Type: "tempo", Port: HTTPPort},
+		GrafanaSource:     &coordinator.GrafanaSource{Type: "tempo", Port: HTTPPort, ServiceMapEndpoint: RemoteWriteEndpoint},
+		// Tempo learns the Prometheus datasources (for its service map) here.
+		DatasourceExchangeEndpoint: coordinator.ReceiveDatasourceEndpoint,
 		Catalogue: &coordinator.CatalogueItem{
 			Title:       "Tempo",
 			Description: "Distributed tracing backend (Grafana Tempo): stores the traces its receivers take in and answers trace queries. It has no UI of its own; query it from Grafana.",
