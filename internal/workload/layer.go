@@ -16,10 +16,11 @@ import (
 // specification the charm uses). It is our own type: Pebble's plan types
 // live in its internals and are not API.
 type Layer struct {
-	Summary     string             `yaml:"summary,omitempty"`
-	Description string             `yaml:"description,omitempty"`
-	Services    map[string]Service `yaml:"services,omitempty"`
-	Checks      map[string]Check   `yaml:"checks,omitempty"`
+	Summary     string               `yaml:"summary,omitempty"`
+	Description string               `yaml:"description,omitempty"`
+	Services    map[string]Service   `yaml:"services,omitempty"`
+	Checks      map[string]Check     `yaml:"checks,omitempty"`
+	LogTargets  map[string]LogTarget `yaml:"log-targets,omitempty"`
 }
 
 // Service is a service entry of a Layer.
