@@ -67,6 +67,7 @@ func dispatch(getenv func(string) string, stderr io.Writer) int {
 		Connect:    charm.PebbleConnector(getenv("COORDINATOR_PEBBLE_SOCKET_DIR")),
 		ResolvConf: func() ([]byte, error) { return os.ReadFile("/etc/resolv.conf") },
 		Log:        stderr,
+		Assets:     charm.DirAssets(filepath.Join(hc.CharmDir, "src")),
 	}
 	if err := c.Run(ctx, hc); err != nil {
 		fmt.Fprintf(stderr, "ERROR %s %s: %v\n", hc.Unit, hc.Name, err)

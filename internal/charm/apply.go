@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -26,6 +27,9 @@ const (
 	stateLeader        = "leader"
 	statePorts         = "ports"
 	stateStatus        = "status"
+	// stateDashboardCache keeps the compressed dashboards (see
+	// coordinator.Desired.DashboardCache).
+	stateDashboardCache = "dashboard-cache"
 )
 
 // apply makes the world match d, touching only what differs.
@@ -49,6 +53,10 @@ func (c *Charm) apply(ctx context.Context, hc *juju.Context, o *observation, d *
 	}
 	if err := c.applyPorts(ctx, hc, o, d.Ports, newState); err != nil {
 		return err
+	}
+	if d.DashboardCache != nil {
+		raw, _ := json.Marshal(d.DashboardCache)
+		newState[stateDashboardCache] = string(raw)
 	}
 
 	status := coordinator.Summarize(statuses, d.ActiveMessage)
@@ -89,6 +97,8 @@ const (
 // another reason: one worker whose name does not resolve (yet) cannot hold
 // back the routes to the others. It returns the desired state it ended
 // with and the statuses nginx adds.
+//
+// Both containers then get the unit's log targets.
 func (c *Charm) applyNginx(ctx context.Context, o *observation, d *coordinator.Desired, newState map[string]string) (*coordinator.Desired, []coordinator.Status) {
 	if o.nginx == nil || d.Nginx == nil {
 		if o.nginxErr != nil && !notReady(o.nginxErr) {
@@ -127,6 +137,7 @@ func (c *Charm) applyNginx(ctx context.Context, o *observation, d *coordinator.D
 			newState[stateTLSFiles] = ""
 		}
 	}
+	c.applyLogTargets(ctx, o, NginxContainer, o.nginx, d.LogTargets, newState)
 	if exporter, err := c.Connect(ExporterContainer); err == nil {
 		var cert, key []byte
 		if tlsOn {
@@ -139,6 +150,7 @@ func (c *Charm) applyNginx(ctx context.Context, o *observation, d *coordinator.D
 		if err != nil {
 			c.logf("nginx-prometheus-exporter: %v", err)
 		}
+		c.applyLogTargets(ctx, o, ExporterContainer, exporter, d.LogTargets, newState)
 	}
 	return d, statuses
 }

@@ -41,6 +41,9 @@ type Container interface {
 	ApplyExporter(ctx context.Context, statusPort int, cert, key []byte) error
 	// RemoveFiles removes the files that exist.
 	RemoveFiles(ctx context.Context, names ...string) error
+	// ApplyLogTargets makes every service of the container forward its
+	// logs to exactly these Loki targets.
+	ApplyLogTargets(ctx context.Context, targets []coordinator.LogTarget) error
 }
 
 // NginxResult says what ApplyNginx changed.
@@ -69,6 +72,10 @@ type Charm struct {
 	// Log receives warnings; Juju files the charm's stderr in the unit log
 	// at WARNING level, so logging costs no hook-tool call.
 	Log io.Writer
+	// Assets reads the charm's rule files and dashboards (see
+	// DirAssets); nil means the charm has none. It is called only in hooks
+	// that publish them.
+	Assets func() (coordinator.Assets, error)
 }
 
 // Run handles one dispatch. Expected conditions (missing relations, bad

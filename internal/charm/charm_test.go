@@ -27,6 +27,9 @@ type fakeNginx struct {
 	// was last given a certificate.
 	files       map[string][]byte
 	exporterTLS bool
+	// logTargets are the last log targets applied, in logTargetCalls calls.
+	logTargets     []coordinator.LogTarget
+	logTargetCalls int
 }
 
 func (f *fakeNginx) BootID() string { return f.boot }
@@ -67,6 +70,12 @@ func (f *fakeNginx) RemoveFiles(_ context.Context, names ...string) error {
 	for _, n := range names {
 		delete(f.files, n)
 	}
+	return nil
+}
+
+func (f *fakeNginx) ApplyLogTargets(_ context.Context, targets []coordinator.LogTarget) error {
+	f.logTargets = targets
+	f.logTargetCalls++
 	return nil
 }
 

@@ -70,6 +70,16 @@ func (c *Charm) observe(ctx context.Context, hc *juju.Context) (*observation, er
 	if err := c.observeTLS(ctx, o); err != nil {
 		return nil, err
 	}
+	if c.Assets != nil && coordinator.AssetsNeeded(o.Observed) {
+		// A missing or unreadable asset is the charm's own defect: say so
+		// and publish what can be built without it.
+		if o.Assets, err = c.Assets(); err != nil {
+			c.logf("cannot read the charm's assets: %v", err)
+		}
+		if raw := o.state[stateDashboardCache]; raw != "" {
+			_ = json.Unmarshal([]byte(raw), &o.DashboardCache) // a bad cache is only a miss
+		}
+	}
 	c.observeNginx(ctx, o)
 	return o, nil
 }

@@ -28,12 +28,15 @@ func PebbleConnector(dir string) Connector {
 		if err != nil {
 			return nil, err
 		}
-		return pebbleContainer{c}, nil
+		return pebbleContainer{c, container}, nil
 	}
 }
 
 // pebbleContainer adapts the Pebble workload adapter to Container.
-type pebbleContainer struct{ c *workload.Container }
+type pebbleContainer struct {
+	c    *workload.Container
+	name string
+}
 
 func (p pebbleContainer) BootID() string { return p.c.BootID() }
 
@@ -56,5 +59,13 @@ func (p pebbleContainer) ApplyExporter(ctx context.Context, statusPort int, cert
 
 func (p pebbleContainer) RemoveFiles(ctx context.Context, names ...string) error {
 	_, err := p.c.RemoveFiles(ctx, names...)
+	return err
+}
+
+func (p pebbleContainer) ApplyLogTargets(ctx context.Context, targets []coordinator.LogTarget) error {
+	_, err := p.c.ApplyLogTargets(ctx, workload.LogForwardingLabel(p.name), targets)
+	if errors.Is(err, workload.ErrNotReady) {
+		err = fmt.Errorf("%w: %w", ErrNotReady, err)
+	}
 	return err
 }
