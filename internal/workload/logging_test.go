@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tempo-coordinator/coordinator/internal/golden"
 
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
 )
@@ -54,7 +57,7 @@ func TestLogForwardingLayerGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "log_forwarding_layer.yaml", b)
+	golden.Check(t, filepath.Join("testdata", "log_forwarding_layer.yaml"), b)
 	if !logTargetsDiffer(l.LogTargets, current) {
 		t.Error("a differing plan compares equal")
 	}
