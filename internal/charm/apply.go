@@ -195,6 +195,9 @@ func (c *Charm) applyDatabags(ctx context.Context, hc *juju.Context, o *observat
 		if prev == digest+" "+strings.Join(keys, ",") && (!w.App || trustAppDigests) {
 			continue
 		}
+		if len(w.Data) == 0 && prev == "" {
+			continue // nothing to write, nothing of ours to delete
+		}
 		data := make(map[string]string, len(w.Data))
 		for k, v := range w.Data {
 			data[k] = v

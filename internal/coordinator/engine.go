@@ -205,6 +205,7 @@ func Reconcile(p *Product, o *Observed) *Desired {
 		}
 	}
 	if o.Leader {
+		d.Databags = append(d.Databags, withdrawnDatabags(p, clusterRels, cluster)...)
 		for _, rel := range s3Rels {
 			d.Databags = append(d.Databags, S3Request(rel))
 		}
@@ -295,6 +296,22 @@ func clusterDatabags(p *Product, plan Plan, in *RenderInput, config []byte) []Da
 		data := maps.Clone(shared)
 		data["worker_ports"] = mustJSON(plan.WorkerPorts(app.Roles))
 		out = append(out, DatabagWrite{Endpoint: p.ClusterEndpoint, RelationID: app.RelationID, App: true, Data: data})
+	}
+	return out
+}
+
+// withdrawnDatabags empties the provider app databag of every worker
+// relation whose application is not part of the cluster (its role is
+// invalid or not published): a config it was sent before would keep it
+// running, and gossiping in the ring, with a cluster it no longer belongs
+// to. Only what this unit wrote is deleted; nothing is written where
+// nothing was.
+func withdrawnDatabags(p *Product, rels []Relation, cluster Cluster) []DatabagWrite {
+	var out []DatabagWrite
+	for _, rel := range rels {
+		if !slices.ContainsFunc(cluster.Apps, func(a WorkerApp) bool { return a.RelationID == rel.ID }) {
+			out = append(out, DatabagWrite{Endpoint: p.ClusterEndpoint, RelationID: rel.ID, App: true, Data: map[string]string{}})
+		}
 	}
 	return out
 }

@@ -81,14 +81,21 @@ func ParseS3(rel Relation) (*S3, []string) {
 }
 
 // scrubSecret removes the secret key from reasons, whatever quoted it (an
-// endpoint with credentials, a provider that put the key in another field).
+// endpoint with credentials, a provider that put the key in another field),
+// as is or escaped by %q. Replacing bytes may split a character of the
+// text around: the result is made valid UTF-8 again.
 func scrubSecret(reasons []string, secrets ...string) []string {
 	for i := range reasons {
 		for _, s := range secrets {
-			if s != "" {
-				reasons[i] = strings.ReplaceAll(reasons[i], s, "<secret>")
+			if s == "" {
+				continue
+			}
+			reasons[i] = strings.ReplaceAll(reasons[i], s, "<secret>")
+			if q := strconv.Quote(s); q[1:len(q)-1] != s {
+				reasons[i] = strings.ReplaceAll(reasons[i], q[1:len(q)-1], "<secret>")
 			}
 		}
+		reasons[i] = strings.ToValidUTF8(reasons[i], "\ufffd")
 	}
 	return reasons
 }

@@ -1,0 +1,128 @@
+package charm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tempo-coordinator/coordinator/internal/coordinator"
+	"github.com/tempo-coordinator/coordinator/internal/juju"
+	"github.com/tempo-coordinator/coordinator/internal/jujusim"
+	"github.com/tempo-coordinator/coordinator/internal/products"
+	"github.com/tempo-coordinator/coordinator/internal/testenv/history"
+	"github.com/tempo-coordinator/coordinator/internal/testenv/props"
+)
+
+var (
+	historySeed  = flag.Int64("history.seed", -1, "run only this random-history seed, and log its history")
+	historySeeds = flag.Int("history.seeds", 200, "number of random histories (20 under -short)")
+	historyHooks = flag.Int("history.hooks", 30, "events per random history")
+)
+
+// TestRandomHistories runs seeded random histories (see
+// internal/testenv/history) through the charm's code in-process: the same
+// observe, reconcile and apply as the packed dispatch binary, with the
+// simulated model's tools called directly, so that many histories fit in
+// a test run (tests/charm runs some through the packed charms). Run one
+// seed with
+//
+//	go test ./internal/charm -run TestRandomHistories -history.seed=N -v
+func TestRandomHistories(t *testing.T) {
+	seeds := *historySeeds
+	if testing.Short() {
+		seeds = min(seeds, 20)
+	}
+	history.Test(t, inProcessRunner(t), seeds, *historyHooks, *historySeed)
+}
+
+// historyNginx is an in-memory nginx container that checks every config
+// it is given with the properties the fuzz targets check.
+type historyNginx struct {
+	boot    string
+	config  []byte
+	running bool
+	workers []string
+}
+
+func (f *historyNginx) BootID() string { return f.boot }
+
+func (f *historyNginx) NginxFacts(context.Context) (coordinator.NginxFacts, error) {
+	return coordinator.NginxFacts{Version: "1.22.1", Resolver: "10.152.183.10"}, nil
+}
+
+func (f *historyNginx) ApplyNginx(_ context.Context, config []byte, run bool, _ int) (NginxResult, error) {
+	if err := props.CheckNginx(config, f.workers); err != nil {
+		return NginxResult{}, fmt.Errorf("HISTORY: the charm rendered a bad nginx.conf: %w\n%s", err, config)
+	}
+	changed := string(f.config) != string(config) || f.running != run
+	f.config, f.running = config, run
+	return NginxResult{Changed: changed}, nil
+}
+
+func (f *historyNginx) ApplyExporter(context.Context, int) error { return nil }
+
+// workerAddresses lists every address the model's worker units publish.
+func workerAddresses(m *jujusim.Model) []string {
+	var out []string
+	for _, r := range m.Relations {
+		for _, data := range r.RemoteUnits {
+			var a string
+			if json.Unmarshal([]byte(data["address"]), &a) == nil {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+func inProcessRunner(t *testing.T) history.Runner {
+	containers := map[*jujusim.Model]*historyNginx{}
+	return func(m *jujusim.Model, hook string, opts jujusim.HookOptions) (history.Result, error) {
+		ctr := containers[m]
+		if ctr == nil {
+			ctr = &historyNginx{}
+			containers[m] = ctr
+		}
+		boot := opts.Env[history.NginxEnv]
+		if boot != ctr.boot {
+			ctr.boot, ctr.running = boot, false // a new Pebble: nginx is not running
+		}
+		ctr.workers = workerAddresses(m)
+		product, err := products.ByCharmName(m.App() + "-coordinator-k8s")
+		if err != nil {
+			return history.Result{}, err
+		}
+		var log bytes.Buffer
+		start := len(m.Calls)
+		runErr := jujusim.RunInProcess(context.Background(), m, hook, opts, func(ctx context.Context, r juju.Runner, env map[string]string) error {
+			hc, err := juju.ContextFromEnv(func(k string) string { return env[k] }, "")
+			if err != nil {
+				return err
+			}
+			c := &Charm{Product: product, Juju: juju.NewClient(r), Log: &log,
+				Connect: func(string) (Container, error) {
+					if boot == "" {
+						return nil, ErrNotReady
+					}
+					return ctr, nil
+				}}
+			return c.Run(ctx, hc)
+		})
+		res := history.Result{Stderr: log.String(), Calls: append([]jujusim.Call(nil), m.Calls[start:]...)}
+		if strings.Contains(res.Stderr, "HISTORY:") {
+			res.ExitCode = 1 // a broken property, not an expected condition
+		}
+		if runErr != nil {
+			if strings.Contains(runErr.Error(), "no such") {
+				return res, runErr
+			}
+			res.ExitCode = 1
+			res.Stderr += runErr.Error()
+		}
+		return res, nil
+	}
+}
