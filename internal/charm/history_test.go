@@ -54,7 +54,7 @@ func (f *historyNginx) NginxFacts(context.Context) (coordinator.NginxFacts, erro
 	return coordinator.NginxFacts{Version: "1.22.1", Resolver: "10.152.183.10"}, nil
 }
 
-func (f *historyNginx) ApplyNginx(_ context.Context, config []byte, run bool, _ int) (NginxResult, error) {
+func (f *historyNginx) ApplyNginx(_ context.Context, config []byte, run bool, _ int, _ map[string][]byte, _ bool) (NginxResult, error) {
 	if err := props.CheckNginx(config, f.workers); err != nil {
 		return NginxResult{}, fmt.Errorf("HISTORY: the charm rendered a bad nginx.conf: %w\n%s", err, config)
 	}
@@ -63,7 +63,9 @@ func (f *historyNginx) ApplyNginx(_ context.Context, config []byte, run bool, _ 
 	return NginxResult{Changed: changed}, nil
 }
 
-func (f *historyNginx) ApplyExporter(context.Context, int) error { return nil }
+func (f *historyNginx) ApplyExporter(context.Context, int, []byte, []byte) error { return nil }
+
+func (f *historyNginx) RemoveFiles(context.Context, ...string) error { return nil }
 
 // workerAddresses lists every address the model's worker units publish.
 func workerAddresses(m *jujusim.Model) []string {
