@@ -40,32 +40,23 @@ func TestRandomHistories(t *testing.T) {
 }
 
 // historyNginx is an in-memory nginx container that checks every config
-// it is given with the properties the fuzz targets check.
+// it is given with the properties the fuzz targets check (the rest is
+// fakeNginx's).
 type historyNginx struct {
-	boot    string
-	config  []byte
-	running bool
+	fakeNginx
 	workers []string
 }
-
-func (f *historyNginx) BootID() string { return f.boot }
 
 func (f *historyNginx) NginxFacts(context.Context) (coordinator.NginxFacts, error) {
 	return coordinator.NginxFacts{Version: "1.22.1", Resolver: "10.152.183.10"}, nil
 }
 
-func (f *historyNginx) ApplyNginx(_ context.Context, config []byte, run bool, _ int, _ map[string][]byte, _ bool) (NginxResult, error) {
+func (f *historyNginx) ApplyNginx(ctx context.Context, config []byte, run bool, port int, files map[string][]byte, tls bool) (NginxResult, error) {
 	if err := props.CheckNginx(config, f.workers); err != nil {
 		return NginxResult{}, fmt.Errorf("HISTORY: the charm rendered a bad nginx.conf: %w\n%s", err, config)
 	}
-	changed := string(f.config) != string(config) || f.running != run
-	f.config, f.running = config, run
-	return NginxResult{Changed: changed}, nil
+	return f.fakeNginx.ApplyNginx(ctx, config, run, port, files, tls)
 }
-
-func (f *historyNginx) ApplyExporter(context.Context, int, []byte, []byte) error { return nil }
-
-func (f *historyNginx) RemoveFiles(context.Context, ...string) error { return nil }
 
 // workerAddresses lists every address the model's worker units publish.
 func workerAddresses(m *jujusim.Model) []string {
