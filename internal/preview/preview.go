@@ -170,6 +170,10 @@ func (out *Output) Write(w io.Writer, only string) error {
 			if db.App {
 				scope = "app"
 			}
+			if len(db.Data) == 0 {
+				fmt.Fprintf(w, "%s (%s databag): nothing (what this unit wrote there before is deleted)\n", coordinator.RelationRef(db.Endpoint, db.RelationID), scope)
+				continue
+			}
 			fmt.Fprintf(w, "%s (%s databag):\n", coordinator.RelationRef(db.Endpoint, db.RelationID), scope)
 			for _, k := range slices.Sorted(maps.Keys(db.Data)) {
 				fmt.Fprintf(w, "  %s: %s\n", k, abbreviate(db.Data[k]))
