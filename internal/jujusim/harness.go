@@ -50,7 +50,10 @@ func Main(argv0 string, args []string, stdin io.Reader, stdout, stderr io.Writer
 	if m.Hook == nil || m.Hook.ContextID != getenv("JUJU_CONTEXT_ID") {
 		return fail("bad context id %q: no such hook is running", getenv("JUJU_CONTEXT_ID"))
 	}
-	out, errOut, code := m.Exec(tool, args, stdin)
+	out, errOut, code, injected := m.injected(nil, tool, args)
+	if !injected {
+		out, errOut, code = m.Exec(tool, args, stdin)
+	}
 	if err := m.Save(path); err != nil {
 		return fail("%v", err)
 	}

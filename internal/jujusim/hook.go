@@ -280,6 +280,15 @@ func (h *Hook) Run(ctx context.Context, tool string, args []string, stdin []byte
 	if h.done {
 		return nil, fmt.Errorf("cannot run %s: hook %s has ended", tool, h.m.Name)
 	}
+	if out, errOut, code, ok := h.m.injected(ctx, tool, args); ok {
+		if code != 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("cannot run %s: %w", tool, err)
+			}
+			return nil, &juju.ToolError{Tool: tool, Args: args, Code: code, Stderr: string(errOut)}
+		}
+		return out, nil
+	}
 	var in *bytes.Reader
 	if stdin != nil {
 		in = bytes.NewReader(stdin)

@@ -59,6 +59,9 @@ type Model struct {
 	// Pending are the transactional writes of the running hook.
 	Pending []Op `json:"pending,omitempty"`
 
+	// Faults make hook tools misbehave (fault-injection tests).
+	Faults []Fault `json:"faults,omitempty"`
+
 	// NextRelationID and NextSecretID allocate ids.
 	NextRelationID int `json:"next-relation-id"`
 	NextSecretID   int `json:"next-secret-id"`

@@ -46,3 +46,38 @@ func TestRandomHistories(t *testing.T) {
 	}
 	history.Test(t, run, seeds, *historyHooks, *historySeed)
 }
+
+// TestPackedCharmToolFaults: the packed charm meets a relation-set that
+// fails halfway through its writes, then a relation-get with malformed
+// output (through the tools executable): it exits non-zero so that Juju
+// discards the hook's writes as a whole, and the next hook publishes
+// everything.
+func TestPackedCharmToolFaults(t *testing.T) {
+	for _, fault := range []jujusim.Fault{
+		{Tool: "relation-set", Kind: jujusim.FaultFail, After: 1},
+		{Tool: "relation-get", Kind: jujusim.FaultGarbage},
+	} {
+		t.Run(fault.Tool, func(t *testing.T) {
+			e := newEnv(t, "tempo-coordinator-k8s", true)
+			w := e.addWorker("tempo-worker", "all", "10.1.0.6")
+			s3 := e.addS3()
+			e.h.Model.Faults = []jujusim.Fault{fault}
+			res, err := e.h.RunHook(context.Background(), e.dispatch, "config-changed", jujusim.HookOptions{CharmDir: e.charm,
+				Env: map[string]string{"COORDINATOR_PEBBLE_SOCKET_DIR": t.TempDir()}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.ExitCode == 0 {
+				t.Fatalf("the hook succeeded despite the fault: %v", res.Tools())
+			}
+			if len(w.LocalAppData)+len(s3.LocalAppData)+len(e.h.Model.State) > 0 {
+				t.Fatalf("a failed hook's writes were kept: %v %v %v", w.LocalAppData, s3.LocalAppData, e.h.Model.State)
+			}
+			e.h.Model.Faults = nil
+			e.hook("config-changed", jujusim.HookOptions{})
+			if w.LocalAppData["worker_config"] == "" || s3.LocalAppData["bucket"] == "" {
+				t.Fatal("the next hook did not publish")
+			}
+		})
+	}
+}
