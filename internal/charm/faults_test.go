@@ -158,7 +158,9 @@ func TestPebbleFaults(t *testing.T) {
 			}
 		}, "waiting: [nginx] Waiting for the nginx container to be ready."},
 		{"connect-error", func(*faultyNginx) Connector {
-			return func(string) (Container, error) { return nil, errors.New("cannot create pebble client: permission denied") }
+			return func(string) (Container, error) {
+				return nil, errors.New("cannot create pebble client: permission denied")
+			}
 		}, "blocked: [nginx] cannot create pebble client (see juju debug-log)"},
 		{"push-failing", func(n *faultyNginx) Connector {
 			n.err = errors.New("cannot write /etc/nginx/nginx.conf.candidate: change 42 failed at 08:00:01: disk full")
