@@ -8,7 +8,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -340,14 +339,9 @@ func TestToolErrorMessage(t *testing.T) {
 	}
 }
 
-// TestProcessRunner runs tools through both ways of starting them: the
-// fast spawner and syscall.ForkExec, its fallback.
+// TestProcessRunner runs real processes: output, errors, exit codes,
+// signals, the context's deadline, PATH.
 func TestProcessRunner(t *testing.T) {
-	t.Run("spawner", func(t *testing.T) { testProcessRunner(t, false) })
-	t.Run("forkexec", func(t *testing.T) { testProcessRunner(t, true) })
-}
-
-func testProcessRunner(t *testing.T, forkExec bool) {
 	dir := t.TempDir()
 	script := `#!/bin/sh
 case "$1" in
@@ -371,15 +365,9 @@ esac
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if forkExec {
-		juju.UseForkExec(r)
-	}
 	out, err := r.Run(ctx, tool, []string{"ok", "b"}, []byte("in"))
 	if err != nil || string(out) != "in args:2\n" {
 		t.Fatalf("ok: %q %v", out, err)
-	}
-	if want := !forkExec && runtime.GOOS == "linux" && runtime.GOARCH == "amd64"; juju.UsesSpawner(r) != want {
-		t.Fatalf("the fast spawner is in use: %v, want %v", !want, want)
 	}
 	// stdin is always set explicitly (empty when nil), never inherited, and
 	// nothing of the previous call's stdin or stdout is left over.
@@ -446,9 +434,8 @@ esac
 	if err != nil || string(out) != " args:1\n" {
 		t.Fatalf("on PATH: %q %v", out, err)
 	}
-	// Once a tool is found in PATH's first directory, the others are looked
-	// for there first; one that is elsewhere, or not executable there, is
-	// still found on PATH as exec.LookPath would.
+	// A tool elsewhere on PATH, or not executable in the first directory,
+	// is found as exec.LookPath finds it.
 	if err := os.WriteFile(filepath.Join(dir, "echo"), []byte("not executable"), 0o644); err != nil {
 		t.Fatal(err)
 	}
