@@ -138,7 +138,9 @@ func (c *Charm) applyNginx(ctx context.Context, o *observation, d *coordinator.D
 		}
 	}
 	c.applyLogTargets(ctx, o, NginxContainer, o.nginx, d.LogTargets, newState)
-	if exporter, err := c.Connect(ExporterContainer); err == nil {
+	if exporter, err := c.Connect(ExporterContainer); err != nil {
+		c.logf("nginx-prometheus-exporter: not configured in this hook: %v", err)
+	} else {
 		var cert, key []byte
 		if tlsOn {
 			cert, key = d.Nginx.Files[coordinator.NginxCertPath], d.Nginx.Files[coordinator.NginxKeyPath]

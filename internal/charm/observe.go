@@ -63,6 +63,8 @@ func (c *Charm) observe(ctx context.Context, hc *juju.Context) (*observation, er
 	if c.ResolvConf != nil {
 		if conf, err := c.ResolvConf(); err == nil {
 			domain = clusterDomain(conf)
+		} else {
+			c.logf("cannot read resolv.conf, assuming the cluster domain %s: %v", domain, err)
 		}
 	}
 	o.AppFQDN, o.UnitFQDN = fqdns(hc, domain)
@@ -96,6 +98,8 @@ func (c *Charm) observeRelations(ctx context.Context, hc *juju.Context, o *coord
 		for endpoint, entries := range goal.Relations {
 			present[endpoint] = len(entries) > 0
 		}
+	} else {
+		c.logf("goal-state failed, looking up every endpoint's relations: %v", err)
 	}
 	// Without goal-state every endpoint counts as related.
 	related := func(endpoint string) bool { return present == nil || present[endpoint] }

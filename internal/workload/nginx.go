@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -400,7 +401,8 @@ func (c *Container) validate(ctx context.Context, config []byte) (rejected strin
 	// one does not leave the candidate behind.
 	rmErr := c.removeFile(context.WithoutCancel(ctx), NginxCandidatePath)
 	if runErr != nil {
-		return "", fmt.Errorf("cannot validate nginx config: %w", runErr)
+		// The removal's own failure, if any, is reported with it.
+		return "", errors.Join(fmt.Errorf("cannot validate nginx config: %w", runErr), rmErr)
 	}
 	if rmErr != nil {
 		return "", rmErr
