@@ -19,10 +19,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/canonical/pebble/client"
-
 	"github.com/tempo-coordinator/coordinator/internal/jujusim"
 	"github.com/tempo-coordinator/coordinator/internal/testenv/sandbox"
+	"github.com/tempo-coordinator/coordinator/internal/workload"
 )
 
 func main() {
@@ -277,20 +276,19 @@ func (d *demo) status() {
 	fmt.Fprintf(d.out, "nginx: %s\n", d.nginxState())
 }
 
-func (d *demo) pebble() (*client.Client, error) {
-	return client.New(&client.Config{Socket: d.sb.SocketPath()})
-}
-
 func (d *demo) nginxState() string {
-	c, err := d.pebble()
+	c, err := workload.Connect(d.sb.SocketPath())
 	if err != nil {
 		return err.Error()
 	}
-	svcs, err := c.Services(&client.ServicesOptions{Names: []string{"nginx"}})
-	if err != nil || len(svcs) == 0 {
+	state, err := c.ServiceStatus(context.Background(), workload.NginxService)
+	if err != nil {
+		return err.Error()
+	}
+	if state == "" {
 		return "no nginx service yet"
 	}
-	return string(svcs[0].Current)
+	return state
 }
 
 func (d *demo) nginxPID() string {

@@ -80,8 +80,7 @@ type Container struct {
 	bootID string
 }
 
-// Connect opens the Pebble API at socket (use SocketPath(name) in a charm)
-// and checks it answers. A missing socket or a refused connection is
+// Connect opens the Pebble API at socket and checks it answers. A missing socket or a refused connection is
 // reported as ErrNotReady.
 func Connect(socket string) (*Container, error) {
 	// Fast checks first: the client retries failed GETs for 5 seconds.
@@ -266,6 +265,13 @@ func (c *Container) recentLogs(services []string, n int) string {
 		return nil
 	}})
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// ServiceStatus returns a service's current status as Pebble reports it
+// ("active", "inactive", ...), "" when Pebble does not know it.
+func (c *Container) ServiceStatus(ctx context.Context, name string) (string, error) {
+	st, err := c.serviceStatus(ctx, name)
+	return string(st[name]), err
 }
 
 // serviceStatus returns the current status of each named service ("" when
