@@ -582,7 +582,7 @@ func TestHookEnvErrors(t *testing.T) {
 		t.Fatalf("notice env: %v %v", env, err)
 	}
 	c, err := juju.ContextFromEnv(func(k string) string { return env[k] }, "")
-	if err != nil || c.Notice == nil || c.Notice.ID != "7" || c.Workload != "nginx" {
+	if err != nil || c.Name != "nginx-pebble-custom-notice" || c.Unit != m.Unit {
 		t.Fatalf("context from sim env: %+v %v", c, err)
 	}
 }
