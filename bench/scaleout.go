@@ -19,6 +19,9 @@ type ScaleOut struct {
 	Own, Wall time.Duration
 	// StateBytes is what state-set calls sent.
 	StateBytes int
+	// StateSize is the unit state's size (keys and values) at the end:
+	// what counts against Juju's max-charm-state-size (2 MiB by default).
+	StateSize int
 }
 
 // TotalCalls is the number of hook-tool calls of the whole sequence.
@@ -68,6 +71,9 @@ func (r *Runner) RunScaleOut(size Size, config map[string]any, added int) (*Scal
 			out.Wall += res.Wall
 			out.StateBytes += res.StateBytes
 		}
+	}
+	for k, v := range m.State {
+		out.StateSize += len(k) + len(v)
 	}
 	return out, nil
 }

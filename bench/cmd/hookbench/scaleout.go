@@ -13,8 +13,8 @@ import (
 // hooks Juju fires, with each binary in turn, and prints the totals.
 func runScaleOut(binaries []string, shim, charmDir, sizeList string, added int) error {
 	fmt.Printf("Scale-out: %d worker units added one by one (relation-joined + relation-changed each).\n\n", added)
-	fmt.Println("| binary | base units | hooks | hook-tool calls | relation-get | state-set bytes | own CPU | wall |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| binary | base units | hooks | hook-tool calls | relation-get | state-set bytes | unit state at the end | own CPU | wall |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, dispatch := range binaries {
 		sizes, config, r, err := setup(dispatch, shim, charmDir, sizeList)
 		if err != nil {
@@ -26,8 +26,8 @@ func runScaleOut(binaries []string, shim, charmDir, sizeList string, added int) 
 		if err != nil {
 			return err
 		}
-		fmt.Printf("| %s | %d | %d | %d | %d | %d | %v | %v |\n", filepath.Base(dispatch), s.Base, s.Hooks,
-			s.TotalCalls(), s.Calls["relation-get"], s.StateBytes, s.Own.Round(time.Millisecond), s.Wall.Round(time.Millisecond))
+		fmt.Printf("| %s | %d | %d | %d | %d | %d | %d | %v | %v |\n", filepath.Base(dispatch), s.Base, s.Hooks,
+			s.TotalCalls(), s.Calls["relation-get"], s.StateBytes, s.StateSize, s.Own.Round(time.Millisecond), s.Wall.Round(time.Millisecond))
 		var byTool []string
 		for _, tool := range slices.Sorted(maps.Keys(s.Calls)) {
 			byTool = append(byTool, fmt.Sprintf("%s %d", tool, s.Calls[tool]))
