@@ -1,7 +1,12 @@
 package coordinator_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"os"
@@ -9,8 +14,10 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
@@ -26,6 +33,8 @@ type hostile struct {
 	Role1, Addr1, Addr2, Topology, Role2, Addr3                            string
 	S3Endpoint, Bucket, AccessKey, SecretKey, Region, URIStyle, CA, Config string
 	AppData, UnitData                                                      string
+	// PrivateKey is the unit\'s TLS key as read from its secret.
+	PrivateKey string
 }
 
 // observed builds the coordinator's view: two worker applications, an S3
@@ -74,6 +83,8 @@ func (h hostile) observed(p *coordinator.Product) *coordinator.Observed {
 	if h.NginxUp {
 		o.Nginx = &coordinator.NginxFacts{Version: h.Version, Resolver: h.Resolver, IPv6: h.IPv6}
 	}
+	o.TLS.PrivateKey = h.PrivateKey
+	o.Now = time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
 	return o
 }
 
@@ -116,9 +127,28 @@ func hostileSeeds(p *coordinator.Product) []hostile {
 	unicode.SecretKey = "sécret-ключ-\u2028-long-enough"
 	unicode.Addr1 = jsv("Ӂ.example")
 	unicode.Bucket = "b\xff"
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	integrations := good
+	integrations.PrivateKey = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	integrations.AppData = jsv(map[string]string{
+		"receivers":     `[{"protocol": {"name": "otlp_http", "type": "http"}, "url": "http://tempo.m.svc:4318"}]`,
+		"external_host": "ingress.example.com", "scheme": "https", "tls_enabled": "true",
+		"certificates": `[]`, "grafana_uid": "g-1", "app_datasource_uid": "ds-1",
+	})
+	integrations.UnitData = jsv(map[string]string{
+		"endpoint":     `{"url": "http://loki-0.loki-endpoints.m.svc.cluster.local:3100/loki/api/v1/push"}`,
+		"fqdn":         jsv("tempo-1.tempo-endpoints.m.svc.cluster.local"),
+		"remote_write": `{"url": "http://prom.m.svc.cluster.local:9090/api/v1/write"}`,
+	})
+	hostileKey := integrations
+	hostileKey.PrivateKey = "-----BEGIN PRIVATE KEY-----\n" + props.Marker + "\n-----END PRIVATE KEY-----\n"
 	partial := good
 	partial.NginxUp, partial.Leader, partial.SecretKey, partial.Role2 = false, false, "", ""
-	seeds := []hostile{good, evil, unicode, partial}
+	seeds := []hostile{good, evil, unicode, partial, integrations, hostileKey}
 	if p.Name == "pyroscope" {
 		for i := range seeds {
 			seeds[i].Role2 = jsv("querier,query-frontend")
@@ -130,12 +160,12 @@ func hostileSeeds(p *coordinator.Product) []hostile {
 func fuzzReconcile(f *testing.F, p *coordinator.Product) {
 	for _, h := range hostileSeeds(p) {
 		f.Add(h.Leader, h.NginxUp, h.IPv6, h.Version, h.Resolver, h.Role1, h.Addr1, h.Addr2, h.Topology, h.Role2, h.Addr3,
-			h.S3Endpoint, h.Bucket, h.AccessKey, h.SecretKey, h.Region, h.URIStyle, h.CA, h.Config, h.AppData, h.UnitData)
+			h.S3Endpoint, h.Bucket, h.AccessKey, h.SecretKey, h.Region, h.URIStyle, h.CA, h.Config, h.AppData, h.UnitData, h.PrivateKey)
 	}
 	f.Fuzz(func(t *testing.T, leader, nginxUp, ipv6 bool, version, resolver, role1, addr1, addr2, topo, role2, addr3,
-		s3Endpoint, bucket, accessKey, secretKey, region, uriStyle, ca, config, appData, unitData string) {
+		s3Endpoint, bucket, accessKey, secretKey, region, uriStyle, ca, config, appData, unitData, privateKey string) {
 		h := hostile{leader, nginxUp, ipv6, version, resolver, role1, addr1, addr2, topo, role2, addr3,
-			s3Endpoint, bucket, accessKey, secretKey, region, uriStyle, ca, config, appData, unitData}
+			s3Endpoint, bucket, accessKey, secretKey, region, uriStyle, ca, config, appData, unitData, privateKey}
 		checkReconcile(t, p, h)
 	})
 }
@@ -177,6 +207,12 @@ func checkReconcile(t *testing.T, p *coordinator.Product, h hostile) {
 		}
 	}
 
+	// The private key goes to nginx's key file only.
+	if key := h.PrivateKey; len(key) >= 32 && !slices.ContainsFunc(h.strings(), func(s string) bool { return strings.Contains(s, key) }) {
+		if strings.Contains(dump(d), key) {
+			t.Fatal("the private key reaches a log, a status, a databag, nginx.conf or the worker config")
+		}
+	}
 	for _, line := range d.Logs {
 		if err := props.CheckText(line, secret); err != nil {
 			t.Fatalf("log: %v", err)
