@@ -141,6 +141,7 @@ func Reconcile(p *Product, o *Observed) *Desired {
 	in.LokiEndpoints, d.Logs = lokiEndpoints(o.Relations[LoggingEndpoint], d.Logs)
 	d.LogTargets = logTargets(p, o, in.LokiEndpoints)
 	in.Telemetry, d.Logs = observeTelemetry(p, in, d.Logs)
+	published := publishedTelemetry(plan, in)
 
 	// Status candidates: the order decides ties between equal levels (the
 	// ingress conflict first, as in the reference).
@@ -201,7 +202,7 @@ func Reconcile(p *Product, o *Observed) *Desired {
 			d.Statuses = append([]Status{{Blocked, "[config] cannot render the worker configuration: " + err.Error()}}, d.Statuses...)
 		} else {
 			d.WorkerConfig = config
-			d.Databags = append(d.Databags, clusterDatabags(p, plan, in, config)...)
+			d.Databags = append(d.Databags, clusterDatabags(p, plan, in, config, published)...)
 		}
 	}
 	if o.Leader {
@@ -219,7 +220,7 @@ func Reconcile(p *Product, o *Observed) *Desired {
 		d.Databags = append(d.Databags, dashboards...)
 		d.Logs = append(d.Logs, append(logProblems, dashProblems...)...)
 	}
-	metrics, ruleProblems := metricsDatabags(p, o, in)
+	metrics, ruleProblems := metricsDatabags(p, o, in, published.Scrape)
 	d.Databags = append(d.Databags, metrics...)
 	d.Logs = append(d.Logs, ruleProblems...)
 	profiling, logs := profilingDatabags(p, o, in)
@@ -254,7 +255,7 @@ func Reconcile(p *Product, o *Observed) *Desired {
 			facts.Resolver = ""
 		}
 		d.Nginx = &NginxPlan{Run: d.Consistent, Config: RenderNginx(NginxInput{
-			Facts: facts, Routes: routes, AddressesByRole: byRole,
+			Facts: facts, Routes: routesWithoutUnresolved(routes, o.UnresolvedAddresses), AddressesByRole: byRole,
 			AllAddresses: all, ServerName: o.UnitFQDN, TLS: in.TLS != nil,
 			UpstreamTLS: in.TLS != nil && p.WorkerTLS, StatusPort: p.StatusPort,
 		})}
@@ -274,7 +275,7 @@ func pemFile(s string) []byte { return []byte(strings.TrimSpace(s) + "\n") }
 
 // clusterDatabags builds the provider app databag of every worker relation
 // with a valid role. Every value is JSON-encoded, as the reference does.
-func clusterDatabags(p *Product, plan Plan, in *RenderInput, config []byte) []DatabagWrite {
+func clusterDatabags(p *Product, plan Plan, in *RenderInput, config []byte, telemetry WorkerTelemetry) []DatabagWrite {
 	// What every worker gets is encoded once; only the ports depend on the roles.
 	shared := map[string]string{
 		p.ConfigKey:     mustJSON(string(config)),
@@ -283,7 +284,7 @@ func clusterDatabags(p *Product, plan Plan, in *RenderInput, config []byte) []Da
 	if in.S3.CAChain != "" {
 		shared["s3_tls_ca_chain"] = mustJSON(in.S3.CAChain)
 	}
-	maps.Copy(shared, telemetryKeys(publishedTelemetry(plan, in)))
+	maps.Copy(shared, telemetryKeys(telemetry))
 	if t := in.TLS; t != nil && t.KeySecretID != "" {
 		// The leader's own certificate and key: its SANs hold every worker
 		// address, so the workers serve with it.

@@ -136,7 +136,7 @@ func engineScenarios() []engineScenario {
 			return observed([]coordinator.Relation{worker(1, "tempo-worker", "all", 1)}, withS3(nil))
 		}, func(t *testing.T, d *coordinator.Desired) {
 			wantStatus(t, d, coordinator.Active, tempo.MetricsGeneratorDisabled)
-			if !d.Consistent || !d.Nginx.Run || !slices.Equal(d.Ports, []int{3200, 4318, 9096}) {
+			if !d.Consistent || !d.Nginx.Run || !slices.Equal(d.Ports, []int{3200, 3300, 4318, 9096}) {
 				t.Errorf("consistent=%v run=%v ports=%v", d.Consistent, d.Nginx.Run, d.Ports)
 			}
 			wantConfigContains(t, d, unitFQDN("tempo-worker", 0)+":7946", "bucket: tempo", "replication_factor: 1")
@@ -277,8 +277,9 @@ func engineScenarios() []engineScenario {
 		}, func(t *testing.T, d *coordinator.Desired) {
 			wantStatus(t, d, coordinator.Active, "")
 			w := find(d, "tempo-cluster")
-			want := `[{"url":"http://prometheus-0.prometheus-endpoints.m.svc.cluster.local:9090/api/v1/write"},` +
-				`{"url":"http://prometheus-1.prometheus-endpoints.m.svc.cluster.local:9090/api/v1/write"}]`
+			// Through the worker telemetry proxy.
+			want := `[{"url":"http://tempo.m.svc.cluster.local:3300/proxy/remote-write/prometheus-0/write"},` +
+				`{"url":"http://tempo.m.svc.cluster.local:3300/proxy/remote-write/prometheus-1/write"}]`
 			if len(w) != 1 || w[0].Data["remote_write_endpoints"] != want {
 				t.Errorf("remote_write_endpoints %+v", w)
 			}
@@ -313,7 +314,7 @@ func engineScenarios() []engineScenario {
 			return observed([]coordinator.Relation{worker(1, "tempo-worker", "all", 1)},
 				withS3(map[string][]coordinator.Relation{tempo.TracingEndpoint: {tracingRelation(9)}}))
 		}, func(t *testing.T, d *coordinator.Desired) {
-			if !slices.Equal(d.Ports, []int{3200, 4317, 4318, 9096, 9411}) {
+			if !slices.Equal(d.Ports, []int{3200, 3300, 4317, 4318, 9096, 9411}) {
 				t.Errorf("ports %v", d.Ports)
 			}
 			w := find(d, tempo.TracingEndpoint)
@@ -386,8 +387,9 @@ func engineScenarios() []engineScenario {
 			if err := json.Unmarshal([]byte(app["scrape_jobs"]), &jobs); err != nil || len(jobs) != 3 {
 				t.Fatalf("scrape_jobs %q: %v", app["scrape_jobs"], err)
 			}
+			// Workers are scraped through the worker telemetry proxy.
 			if jobs[0].Statics[0].Targets[0] != "*:9113" || jobs[1].Name != "tempo-worker-0" ||
-				jobs[1].Statics[0].Targets[0] != unitFQDN("tempo-worker", 0)+":3200" || len(jobs[1].Relabel) != 5 || len(jobs[2].Relabel) != 4 {
+				jobs[1].Statics[0].Targets[0] != "tempo.m.svc.cluster.local:3300" || len(jobs[1].Relabel) != 5 || len(jobs[2].Relabel) != 4 {
 				t.Errorf("jobs %+v", jobs)
 			}
 		}},

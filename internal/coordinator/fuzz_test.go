@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -273,6 +274,9 @@ func checkReconcile(t *testing.T, p *coordinator.Product, h hostile) {
 		for _, u := range d.Input.Cluster.Units() {
 			workers = append(workers, u.Address)
 		}
+		// The worker telemetry proxy also routes to the destinations the
+		// relations offer (validated URLs).
+		workers = append(workers, telemetryHosts(d)...)
 		if err := props.CheckNginx(d.Nginx.Config, workers); err != nil {
 			t.Fatalf("%v\n%s", err, d.Nginx.Config)
 		}
@@ -358,4 +362,26 @@ func TestFuzzSeedsReachTheRenderers(t *testing.T) {
 			}
 		}
 	}
+}
+
+// telemetryHosts are the hosts of the destinations of the workers'
+// telemetry (remote-write, Loki, tracing) the engine accepted.
+func telemetryHosts(d *coordinator.Desired) []string {
+	in := d.Input
+	var urls []string
+	if tp, ok := d.Plan.Renderer.(*tempo.Plan); ok {
+		urls = slices.Clone(tp.RemoteWriteURLs)
+	}
+	for _, m := range []map[string]string{in.Telemetry.Loki.Map(), in.Telemetry.CharmTracing, in.Telemetry.WorkloadTracing} {
+		for _, u := range m {
+			urls = append(urls, u)
+		}
+	}
+	var hosts []string
+	for _, raw := range urls {
+		if u, err := url.Parse(raw); err == nil && u.Hostname() != "" {
+			hosts = append(hosts, u.Hostname())
+		}
+	}
+	return hosts
 }

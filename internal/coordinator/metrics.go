@@ -64,7 +64,10 @@ var charmNamePattern = sync.OnceValue(func() *regexp.Regexp {
 //     otherwise claim the worker's metrics for the coordinator).
 //
 // The leader also publishes the alert rules (PrometheusRules).
-func metricsDatabags(p *Product, o *Observed, in *RenderInput) ([]DatabagWrite, []string) {
+//
+// scrape, when not nil, says where each worker unit is scraped instead
+// (through the worker telemetry proxy); a unit missing from it is not.
+func metricsDatabags(p *Product, o *Observed, in *RenderInput, scrape map[string]ScrapeTarget) ([]DatabagWrite, []string) {
 	rels := o.Relations[MetricsEndpoint]
 	if len(rels) == 0 || o.UnitFQDN == "" {
 		return nil, nil
@@ -106,11 +109,18 @@ func metricsDatabags(p *Product, o *Observed, in *RenderInput) ([]DatabagWrite, 
 			if charm := u.Topology["charm_name"]; charmNamePattern().MatchString(charm) {
 				relabel = append(relabel, relabelConfig{TargetLabel: "juju_charm", Replacement: charm})
 			}
+			target := ScrapeTarget{Address: HostPort(u.Address, p.WorkerMetricsPort), Path: "/metrics", Scheme: workerScheme}
+			if scrape != nil {
+				var ok bool
+				if target, ok = scrape[u.Name]; !ok {
+					continue
+				}
+			}
 			jobs = append(jobs, scrapeJob{
 				JobName:        strings.ReplaceAll(u.Name, "/", "-"),
-				MetricsPath:    "/metrics",
-				Scheme:         workerScheme,
-				StaticConfigs:  []staticConfig{{Targets: []string{HostPort(u.Address, p.WorkerMetricsPort)}}},
+				MetricsPath:    target.Path,
+				Scheme:         target.Scheme,
+				StaticConfigs:  []staticConfig{{Targets: []string{target.Address}}},
 				RelabelConfigs: relabel,
 			})
 		}

@@ -152,7 +152,10 @@ func RenderNginx(in NginxInput) []byte {
 			continue
 		}
 		addrs := in.AllAddresses
-		if u.Role != "" {
+		switch {
+		case u.Hosts != nil:
+			addrs = u.Hosts
+		case u.Role != "":
 			addrs = in.AddressesByRole[u.Role]
 		}
 		if u.Among != nil {
@@ -376,9 +379,17 @@ func renderServer(http *ngxBlock, s nginxServer, in NginxInput) {
 		// request URI unchanged, and defers name resolution to the
 		// upstream block of that name.
 		loc.directive("client_max_body_size", maxBodySize(l.MaxBodyBytes))
-		loc.directive("set", "$backend", scheme+"://"+l.Upstream)
+		upstreamScheme := scheme
+		if l.Scheme != "" {
+			upstreamScheme = l.Scheme
+		}
+		loc.directive("set", "$backend", upstreamScheme+"://"+l.Upstream+l.URI)
+		if l.Rewrite != "" {
+			loc.directive("rewrite", "^"+regexpQuote(l.Path)+"(.*)", l.Rewrite+"$1", "break")
+		}
 		loc.directive(pass, "$backend")
 		loc.directive(timeout, "5s")
+		renderProxyExtras(loc, l)
 	}
 }
 
@@ -425,7 +436,16 @@ func validLocation(l Location) bool {
 	if !strings.HasPrefix(l.Path, "/") || len(l.Path) > 1024 {
 		return false
 	}
-	for _, c := range []byte(l.Path) {
+	if !plainPath(l.Path) {
+		return false
+	}
+	return validProxyFields(l)
+}
+
+// plainPath reports whether a URI path has no character nginx treats
+// specially (quotes, braces, ';', '$', whitespace, '#', '\').
+func plainPath(p string) bool {
+	for _, c := range []byte(p) {
 		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"'{};$#\`, c) >= 0 {
 			return false
 		}

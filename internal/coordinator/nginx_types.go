@@ -33,6 +33,9 @@ type Upstream struct {
 	// Among, when not nil, restricts the backends to these worker
 	// addresses (e.g. the query-frontends that have queriers attached).
 	Among []string
+	// Hosts, when not nil, are the backends instead of workers: hosts
+	// outside the cluster (a Loki, a Prometheus); invalid ones are left out.
+	Hosts []string
 }
 
 // Server is an nginx server block listening on Port.
@@ -57,4 +60,16 @@ type Location struct {
 	// not nginx, refuses an oversized request. 0 means the worker sets no
 	// limit, and nor does nginx.
 	MaxBodyBytes int64
+	// URI, when set, is the request URI sent upstream instead of the
+	// client's ("/metrics").
+	URI string
+	// Rewrite, when set, replaces the Path prefix of the request URI:
+	// "/" sends /<Path>v1/traces upstream as /v1/traces.
+	Rewrite string
+	// Scheme, when set ("http" or "https"), is the upstream's scheme;
+	// by default it follows the server's TLS.
+	Scheme string
+	// Host, when set, is the Host header (and TLS server name) sent
+	// upstream, for backends that route by name.
+	Host string
 }

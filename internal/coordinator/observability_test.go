@@ -398,6 +398,10 @@ func TestLoggingRelateUnrelate(t *testing.T) {
 			o := observabilityModel(t, p)
 			d := coordinator.Reconcile(p, o)
 			want := `{"loki/0":"http://loki-0.loki-endpoints.cos.svc.cluster.local:3100/loki/api/v1/push","loki/1":"http://loki-1.loki-endpoints.cos.svc.cluster.local:3100/loki/api/v1/push"}`
+			if p.Name == "tempo" {
+				// Through Tempo's worker telemetry proxy.
+				want = `{"loki/0":"http://tempo.m.svc.cluster.local:3300/proxy/loki/loki-0/push","loki/1":"http://tempo.m.svc.cluster.local:3300/proxy/loki/loki-1/push"}`
+			}
 			for _, w := range find(d, p.ClusterEndpoint) {
 				if w.Data["loki_endpoints"] != want {
 					t.Errorf("%d: loki_endpoints %s", w.RelationID, w.Data["loki_endpoints"])

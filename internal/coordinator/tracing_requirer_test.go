@@ -94,8 +94,8 @@ func tracingScenarios() []engineScenario {
 				}
 			}
 			c := find(d, "tempo-cluster")[0].Data
-			if c["charm_tracing_receivers"] != `{"otlp_http":"http://tempo2.other.svc.cluster.local:4318"}` {
-				t.Errorf("charm tracing goes to the related Tempo: %v", c["charm_tracing_receivers"])
+			if c["charm_tracing_receivers"] != `{"otlp_http":"http://tempo.m.svc.cluster.local:3300/proxy/charm-tracing/otlp_http/"}` {
+				t.Errorf("charm tracing goes to the related Tempo through the proxy: %v", c["charm_tracing_receivers"])
 			}
 			if c["workload_tracing_receivers"] != own {
 				t.Errorf("until the provider answers, workloads trace into their own Tempo: %v", c["workload_tracing_receivers"])

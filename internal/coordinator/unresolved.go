@@ -69,3 +69,23 @@ func unresolvedStatus(unresolved []string) Status {
 	}
 	return Status{Active, "[nginx] Not routing to " + strings.Join(names, ", ") + more + ": nginx cannot resolve them"}
 }
+
+// routesWithoutUnresolved removes the addresses nginx cannot resolve from
+// the upstreams with explicit hosts (the worker telemetry proxy's).
+func routesWithoutUnresolved(routes Routes, unresolved []string) Routes {
+	if len(unresolved) == 0 {
+		return routes
+	}
+	gone := map[string]bool{}
+	for _, a := range unresolved {
+		gone[hostKey(a)] = true
+	}
+	out := Routes{Servers: routes.Servers, Upstreams: make([]Upstream, len(routes.Upstreams))}
+	for i, u := range routes.Upstreams {
+		if u.Hosts != nil {
+			u.Hosts = slices.DeleteFunc(slices.Clone(u.Hosts), func(a string) bool { return gone[hostKey(a)] })
+		}
+		out.Upstreams[i] = u
+	}
+	return out
+}

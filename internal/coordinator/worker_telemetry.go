@@ -13,6 +13,9 @@ type WorkerTelemetry struct {
 	RemoteWrite []string
 	// Loki are the Loki units the workers push their logs to.
 	Loki LokiEndpoints
+	// Scrape, when not nil, says where Prometheus scrapes each worker
+	// unit (by unit name) instead of at its own address.
+	Scrape map[string]ScrapeTarget
 }
 
 // TelemetryRouter is implemented by a Plan that decides itself where the

@@ -75,7 +75,7 @@ func TestNginxLifecycleWithRealPebble(t *testing.T) {
 	conf := liveConfig()
 	assert.Contains(t, conf, "server "+workerName(0)+":4318;")
 	assert.Contains(t, conf, "server "+workerName(0)+":3200;")
-	assert.ElementsMatch(t, []string{"3200/tcp", "4318/tcp", "9096/tcp"}, e.h.Model.OpenedPorts)
+	assert.ElementsMatch(t, []string{"3200/tcp", "3300/tcp", "4318/tcp", "9096/tcp"}, e.h.Model.OpenedPorts)
 	pid := masterPID()
 	require.NotEmpty(t, pid)
 
@@ -98,6 +98,8 @@ func TestNginxLifecycleWithRealPebble(t *testing.T) {
 	conf = liveConfig()
 	for i := range 5 {
 		assert.Contains(t, conf, "server "+workerName(i)+":3200;")
+		// The worker telemetry proxy follows the scaling, in the same reload.
+		assert.Contains(t, conf, "location = /proxy/worker/tempo-worker-"+string(rune('0'+i))+"/metrics {")
 	}
 
 	// A second, unchanged hook touches nothing.

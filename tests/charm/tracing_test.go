@@ -14,17 +14,19 @@ const otherTempo = `[{"protocol":{"name":"otlp_http","type":"http"},"url":"http:
 
 // TestTracingRequirersRelateAndUnrelate walks each tracing requirer of
 // both charms through relate (the request is written), the provider's
-// answer (the workers get its URL), and relation-broken (Tempo's workers
-// trace into their own Tempo again; Pyroscope's are told nothing).
+// answer (the workers get its URL; Tempo's through its telemetry proxy),
+// and relation-broken (Tempo's workers trace into their own Tempo again;
+// Pyroscope's are told nothing).
 func TestTracingRequirersRelateAndUnrelate(t *testing.T) {
 	own := `{"otlp_http":"http://tempo.test-model.svc.cluster.local:4318"}`
 	for _, tc := range []struct {
 		charm, endpoint, key, request, answer, unrelated string
 	}{
+		// Tempo's workers reach the other Tempo through the worker telemetry proxy.
 		{"tempo-coordinator-k8s", "self-charm-tracing", "charm_tracing_receivers", `["otlp_http"]`,
-			`{"otlp_http":"http://tempo2.other.svc.cluster.local:4318"}`, own},
+			`{"otlp_http":"http://tempo.test-model.svc.cluster.local:3300/proxy/charm-tracing/otlp_http/"}`, own},
 		{"tempo-coordinator-k8s", "self-workload-tracing", "workload_tracing_receivers", `["otlp_http"]`,
-			`{"otlp_http":"http://tempo2.other.svc.cluster.local:4318"}`, own},
+			`{"otlp_http":"http://tempo.test-model.svc.cluster.local:3300/proxy/workload-tracing/otlp_http/"}`, own},
 		{"pyroscope-coordinator-k8s", "charm-tracing", "charm_tracing_receivers", `["otlp_http"]`,
 			`{"otlp_http":"http://tempo2.other.svc.cluster.local:4318"}`, ""},
 		{"pyroscope-coordinator-k8s", "workload-tracing", "workload_tracing_receivers", `["jaeger_thrift_http"]`,

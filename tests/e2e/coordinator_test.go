@@ -385,7 +385,9 @@ func (c *coordinator) scrapeWorkers(n *network) int {
 	if err := json.Unmarshal([]byte(rel.LocalAppData["scrape_jobs"]), &jobs); err != nil {
 		c.t.Fatalf("scrape_jobs %q: %v", rel.LocalAppData["scrape_jobs"], err)
 	}
-	client := n.httpClient()
+	// Tempo's targets are its telemetry proxy, at the coordinator's
+	// service name.
+	client := c.serviceClient(n)
 	scraped := 0
 	for _, job := range jobs {
 		for _, sc := range job.StaticConfigs {

@@ -221,19 +221,40 @@ func spans(traces []sentTrace) int {
 // TestTempoMonolithic: one worker with role all (Tempo
 // scalable-single-binary) ingests OTLP/HTTP and OTLP/gRPC through nginx and
 // answers trace-by-id and search through nginx.
+//
+// The workers' own telemetry takes the worker telemetry proxy (port 3300):
+// Prometheus scrapes the worker through it, the metrics-generator's
+// remote-write reaches a receiver through it, and a trace the worker sends
+// to its charm_tracing_receivers URL (self-charm-tracing related to a
+// Tempo that is this one) goes through it and is read back; a trace sent
+// to its workload_tracing_receivers URL (unrelated: this Tempo's own
+// receiver) is read back too.
 func TestTempoMonolithic(t *testing.T) {
 	e := newTempoEnv(t)
+	rw := newRemoteWriteReceiver(t, e.n)
+	rw.relate(e.c)
+	e.c.relateSelfCharmTracing()
 	w := e.c.addWorker(e.n, "tempo-worker", "all", 1)
 	if e.c.publishedConfig(w) == "" {
 		t.Fatalf("no %s published to %s; status %s", e.c.p.configKey, w.name, e.c.status())
 	}
-	e.sync()
+	units := e.sync()
 	traces := e.send("e2e-monolithic")
 	found, first := e.readBack(traces, "", true)
 	scraped := e.c.scrapeWorkers(e.n)
+
+	charm, charmURL := e.sendAsWorker(units[0], "charm_tracing_receivers")
+	workload, workloadURL := e.sendAsWorker(units[0], "workload_tracing_receivers")
+	if !strings.Contains(charmURL, ":3300/proxy/charm-tracing/otlp_http/") {
+		t.Errorf("charm traces do not take the proxy: %s", charmURL)
+	}
+	own, _ := e.readBack([]sentTrace{charm, workload}, "", false)
+	written, wait := rw.wait(t, 2*time.Minute)
 	profiled := e.c.profileWorkers(e.n)
-	report(t, "workers=1 traces=%d spans sent=%d found=%d first read-back=%s scraped=%d profiled=%d total=%s status=%q",
-		len(traces), spans(traces), found, first.Round(time.Millisecond), scraped, profiled, time.Since(e.start).Round(time.Second), e.c.status())
+	report(t, "workers=1 traces=%d spans sent=%d found=%d first read-back=%s scraped=%d (through the proxy) profiled=%d "+
+		"worker traces read back=%d spans (%s, %s) remote-write through the proxy: %s after %s more total=%s status=%q",
+		len(traces), spans(traces), found, first.Round(time.Millisecond), scraped, profiled, own, charmURL, workloadURL,
+		written, wait.Round(time.Millisecond), time.Since(e.start).Round(time.Second), e.c.status())
 }
 
 // tempoDistributed are the worker applications of a distributed Tempo:

@@ -151,6 +151,8 @@ func (w *workload) exited() bool {
 type fleet struct {
 	mu    sync.Mutex
 	procs []*workload
+	// hostsFile, when set, is every pod's /etc/hosts.
+	hostsFile string
 }
 
 // newFleet registers the parallel stop in t.Cleanup: call it after the
@@ -235,6 +237,9 @@ func startWorkload(t testing.TB, kind workerKind, u *workerUnit, configFile stri
 	// use as their memberlist node name and ring instance id: the units
 	// must not share the machine's.
 	fmt.Fprintf(&script, "set -e\nhostname %s\n", shellQuote(strings.ReplaceAll(u.name, "/", "-")))
+	if u.fleet.hostsFile != "" {
+		fmt.Fprintf(&script, "mount --bind %s /etc/hosts\n", shellQuote(u.fleet.hostsFile))
+	}
 	for _, m := range kind.mounts {
 		host := filepath.Join(u.dir, "mnt", strings.ReplaceAll(strings.Trim(m, "/"), "/", "_"))
 		if err := os.MkdirAll(host, 0o755); err != nil {
@@ -295,6 +300,7 @@ func shellQuote(s string) string {
 // units (re)started, after waiting for them to be ready.
 func syncWorkers(t testing.TB, c *coordinator, n *network, kind workerKind) []*workerUnit {
 	t.Helper()
+	c.shareServiceName()
 	var started []*workerUnit
 	for _, u := range c.units() {
 		published := c.publishedConfig(u.app)

@@ -37,10 +37,18 @@ func baseInput(c coordinator.Cluster) *coordinator.RenderInput {
 	}
 }
 
-var remoteWrite = []string{
-	"http://tempo.m.svc.cluster.local:3300/proxy/remote-write/prometheus-0/write",
-	"http://tempo.m.svc.cluster.local:3300/proxy/remote-write/prometheus-1/write",
-}
+// remoteWrite are what Prometheus offers; proxiedRemoteWrite what the
+// metrics-generator is given: the worker telemetry proxy's URLs.
+var (
+	remoteWrite = []string{
+		"http://prometheus-0.prometheus-endpoints.m.svc.cluster.local:9090/api/v1/write",
+		"http://prometheus-1.prometheus-endpoints.m.svc.cluster.local:9090/api/v1/write",
+	}
+	proxiedRemoteWrite = []string{
+		"http://tempo.m.svc.cluster.local:3300/proxy/remote-write/prometheus-0/write",
+		"http://tempo.m.svc.cluster.local:3300/proxy/remote-write/prometheus-1/write",
+	}
+)
 
 func configCases() []configCase {
 	worker0 := fqdn("tempo-worker", 0)
@@ -125,7 +133,7 @@ func configCases() []configCase {
 		remoteWrite: remoteWrite,
 		checks: map[string]any{
 			"metrics_generator.storage.path":                  "/etc/tempo/metrics_generator_wal",
-			"metrics_generator.storage.remote_write":          []any{map[string]any{"url": remoteWrite[0]}, map[string]any{"url": remoteWrite[1]}},
+			"metrics_generator.storage.remote_write":          []any{map[string]any{"url": proxiedRemoteWrite[0]}, map[string]any{"url": proxiedRemoteWrite[1]}},
 			"metrics_generator.ring.kvstore.store":            "memberlist",
 			"overrides.defaults.metrics_generator.processors": []any{"span-metrics", "service-graphs"},
 		},
@@ -148,7 +156,7 @@ func configCases() []configCase {
 			"memberlist.tls_enabled":                                     true,
 			"memberlist.tls_server_name":                                 fqdn("tempo-compactor", 0),
 			"metrics_generator.storage.remote_write": []any{map[string]any{
-				"url":        remoteWrite[0],
+				"url":        "https://tempo.m.svc.cluster.local:3300/proxy/remote-write/prometheus-0/write",
 				"tls_config": map[string]any{"ca_file": TLSCAPath, "insecure_skip_verify": false},
 			}},
 		},

@@ -66,12 +66,16 @@ func (p *Plan) Statuses(in *coordinator.RenderInput) []coordinator.Status {
 	if in != nil && in.Cluster.RoleUnits()[RoleMetricsGenerator] > 0 && len(p.RemoteWriteURLs) == 0 {
 		out = append(out, coordinator.Status{Level: coordinator.Active, Message: MetricsGeneratorDisabled})
 	}
+	if proxied, ok := p.telemetryProxy(in); ok {
+		out = append(out, proxied.Problems...)
+	}
 	return out
 }
 
 // WorkerConfig renders the Tempo configuration.
 func (p *Plan) WorkerConfig(in *coordinator.RenderInput) ([]byte, error) {
-	return RenderConfig(in, p.Options.RetentionHours, p.RemoteWriteURLs)
+	// The metrics-generator remote-writes through the telemetry proxy.
+	return RenderConfig(in, p.Options.RetentionHours, p.RouteTelemetry(in).RemoteWrite)
 }
 
 // WorkerPorts lists the ports a worker with these atomic roles opens:
@@ -93,7 +97,8 @@ func (p *Plan) WorkerPorts(roles []string) []int {
 
 // Routes lists one upstream and one server per requested receiver (to the
 // distributors) and for Tempo's HTTP and gRPC APIs (to the query-frontends
-// that have queriers attached: see QueriedFrontends), sorted by port.
+// that have queriers attached: see QueriedFrontends), sorted by port, then
+// the worker telemetry proxy's upstreams and server.
 func (p *Plan) Routes(in *coordinator.RenderInput) coordinator.Routes {
 	type route struct {
 		name, role string
@@ -128,6 +133,9 @@ func (p *Plan) Routes(in *coordinator.RenderInput) coordinator.Routes {
 			Locations: []coordinator.Location{{Path: "/", Upstream: r.name, MaxBodyBytes: r.maxBody}},
 		})
 	}
+	proxy := p.proxyRoutes(in)
+	out.Upstreams = append(out.Upstreams, proxy.Upstreams...)
+	out.Servers = append(out.Servers, proxy.Servers...)
 	return out
 }
 

@@ -216,7 +216,8 @@ func TestRoutes(t *testing.T) {
 				{Name: "otlp-http", Role: "distributor", Port: 4318},
 				{Name: "tempo-grpc", Role: "query-frontend", Port: 9096, Among: []string{}},
 			},
-			Servers: []coordinator.Server{server(3200, false, "tempo-http"), server(4318, false, "otlp-http"), server(9096, true, "tempo-grpc")},
+			Servers: []coordinator.Server{server(3200, false, "tempo-http"), server(4318, false, "otlp-http"), server(9096, true, "tempo-grpc"),
+				{Port: TelemetryProxyPort}},
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("routes:\n got %+v\nwant %+v", got, want)
@@ -242,6 +243,7 @@ func TestRoutes(t *testing.T) {
 				server(9411, false, "zipkin"),
 				server(14250, true, "jaeger-grpc"),
 				server(14268, false, "jaeger-thrift-http"),
+				{Port: TelemetryProxyPort},
 			},
 		}
 		if !reflect.DeepEqual(got, want) {

@@ -12,7 +12,8 @@ const (
 
 var _ coordinator.TelemetryRouter = (*Plan)(nil)
 
-// RouteTelemetry tells the workers where to send their own telemetry.
+// RouteTelemetry tells the workers where to send their own telemetry:
+// everything goes through the worker telemetry proxy (TelemetryProxyPort).
 // Tracing goes where the self-charm-tracing and self-workload-tracing
 // relations say; without one, into this Tempo: every receiver it serves,
 // at its in-cluster address (the workers are in the cluster: no detour
@@ -20,6 +21,9 @@ var _ coordinator.TelemetryRouter = (*Plan)(nil)
 func (p *Plan) RouteTelemetry(in *coordinator.RenderInput) coordinator.WorkerTelemetry {
 	t := in.Telemetry
 	t.RemoteWrite = p.RemoteWriteURLs
+	if proxied, ok := p.telemetryProxy(in); ok {
+		t = proxied.Published
+	}
 	var own coordinator.TracingReceivers
 	if urls := p.receiverURLsAt(coordinator.InternalAddress(in)); urls != nil {
 		own = make(coordinator.TracingReceivers, len(urls))
@@ -27,10 +31,11 @@ func (p *Plan) RouteTelemetry(in *coordinator.RenderInput) coordinator.WorkerTel
 			own[string(r)] = u
 		}
 	}
-	if t.CharmTracing == nil {
+	// Related: the proxied receivers (none when none could be proxied).
+	if in.Telemetry.CharmTracing == nil {
 		t.CharmTracing = own
 	}
-	if t.WorkloadTracing == nil {
+	if in.Telemetry.WorkloadTracing == nil {
 		t.WorkloadTracing = own
 	}
 	return t
