@@ -200,10 +200,10 @@ func TestClusterDomain(t *testing.T) {
 
 func TestUpgradeLearnsOpenedPorts(t *testing.T) {
 	m, _ := newModel(true)
-	m.OpenedPorts = []string{"3300/tcp", "4318/tcp"} // left by a previous charm that kept no record
+	m.OpenedPorts = []string{"9999/tcp", "4318/tcp"} // left by a previous charm that kept no record
 	n := &fakeNginx{boot: "b"}
 	require.NoError(t, runHook(t, m, "upgrade-charm", n))
-	assert.ElementsMatch(t, []string{"3200/tcp", "4318/tcp", "9096/tcp"}, m.OpenedPorts, "3300 closed, routed ports open")
+	assert.ElementsMatch(t, []string{"3200/tcp", "3300/tcp", "4318/tcp", "9096/tcp"}, m.OpenedPorts, "9999 closed, routed ports (and the telemetry proxy's) open")
 	calls := len(m.Calls)
 	require.NoError(t, runHook(t, m, "update-status", n))
 	for _, c := range m.Calls[calls:] {
