@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -58,14 +59,37 @@ func (f *historyNginx) ApplyNginx(ctx context.Context, config []byte, run bool, 
 	return f.fakeNginx.ApplyNginx(ctx, config, run, port, files, tls)
 }
 
-// workerAddresses lists every address the model's worker units publish.
+// workerAddresses lists every address the model's worker units publish,
+// and the hosts of the telemetry destinations the worker telemetry proxy
+// routes to (remote-write and Loki units' URLs, tracing receivers).
 func workerAddresses(m *jujusim.Model) []string {
 	var out []string
+	addURL := func(raw string) {
+		if u, err := url.Parse(raw); err == nil && u.Hostname() != "" {
+			out = append(out, u.Hostname())
+		}
+	}
 	for _, r := range m.Relations {
 		for _, data := range r.RemoteUnits {
 			var a string
 			if json.Unmarshal([]byte(data["address"]), &a) == nil {
 				out = append(out, a)
+			}
+			for _, key := range []string{"remote_write", "endpoint"} {
+				var v struct {
+					URL string `json:"url"`
+				}
+				if json.Unmarshal([]byte(data[key]), &v) == nil {
+					addURL(v.URL)
+				}
+			}
+		}
+		var receivers []struct {
+			URL string `json:"url"`
+		}
+		if json.Unmarshal([]byte(r.RemoteAppData["receivers"]), &receivers) == nil {
+			for _, rcv := range receivers {
+				addURL(rcv.URL)
 			}
 		}
 	}

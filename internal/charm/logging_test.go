@@ -54,7 +54,8 @@ func TestLoggingRelateUnrelate(t *testing.T) {
 	assert.Equal(t, "loki/1", n.logTargets[1].Name)
 	assert.Equal(t, "tempo/0", n.logTargets[0].Labels["juju_unit"])
 	assert.Equal(t, 2, n.logTargetCalls, "nginx and the exporter")
-	assert.Contains(t, w.LocalAppData["loki_endpoints"], `"loki/1":"http://loki-1.`)
+	// Through the worker telemetry proxy.
+	assert.Contains(t, w.LocalAppData["loki_endpoints"], `"loki/1":"http://tempo.test-model.svc.cluster.local:3300/proxy/loki/loki-1/push"`)
 	assert.Contains(t, loki.LocalAppData["metadata"], `"charm_name":"tempo-coordinator-k8s"`)
 	assert.Contains(t, loki.LocalAppData["alert_rules"], `"name":"test_model_9f1d2c3b_tempo_worker_error_level_logs_rules"`)
 
