@@ -16,9 +16,10 @@ import (
 // dashboards that decode, Loki's metadata and rules and the workers'
 // loki_endpoints; a second hook writes nothing.
 func TestObservabilityThroughThePackedCharm(t *testing.T) {
-	for _, tc := range []struct{ charm, cluster, worker string }{
-		{"tempo-coordinator-k8s", "tempo-cluster", "tempo-worker"},
-		{"pyroscope-coordinator-k8s", "pyroscope-cluster", "pyroscope-worker"},
+	for _, tc := range []struct{ charm, cluster, worker, loki string }{
+		// Tempo's workers push through its worker telemetry proxy.
+		{"tempo-coordinator-k8s", "tempo-cluster", "tempo-worker", "http://tempo.test-model.svc.cluster.local:3300/proxy/loki/loki-0/push"},
+		{"pyroscope-coordinator-k8s", "pyroscope-cluster", "pyroscope-worker", "http://loki-0.loki-endpoints.cos.svc.cluster.local:3100/loki/api/v1/push"},
 	} {
 		t.Run(tc.charm, func(t *testing.T) {
 			e := newEnv(t, tc.charm, true)
@@ -38,8 +39,7 @@ func TestObservabilityThroughThePackedCharm(t *testing.T) {
 			_, err = promrules.ParseLokiRules(loki.LocalAppData["alert_rules"])
 			require.NoError(t, err)
 			assert.Contains(t, loki.LocalAppData["metadata"], `"charm_name":"`+tc.charm+`"`)
-			assert.JSONEq(t, `{"loki/0": "http://loki-0.loki-endpoints.cos.svc.cluster.local:3100/loki/api/v1/push"}`,
-				mustUnquote(t, w.LocalAppData["loki_endpoints"]))
+			assert.JSONEq(t, `{"loki/0": "`+tc.loki+`"}`, mustUnquote(t, w.LocalAppData["loki_endpoints"]))
 
 			var dashboards struct {
 				Templates map[string]struct {
