@@ -5,6 +5,7 @@ package workload
 // when the sandbox cannot start (not root, no unshare or nginx).
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,10 @@ import (
 	"time"
 
 	"github.com/canonical/pebble/client"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
 	"github.com/tempo-coordinator/coordinator/internal/testenv/sandbox"
@@ -562,5 +567,103 @@ func TestIntegrationKeepaliveAcrossReloads(t *testing.T) {
 	// backend per generation (4 configs here).
 	if c := conns.Load(); c*10 > requests.Load() {
 		t.Fatalf("%d connections for %d requests: upstream connections are not reused", c, requests.Load())
+	}
+}
+
+// TestIntegrationLargeBodies: the route limits the renderer writes let
+// through what the workers accept, and leave the refusal to the worker:
+// an 8 MiB OTLP/HTTP batch and a gRPC message just under 4 MiB reach the
+// backend through the real nginx; a body just over the worker's 20 MiB
+// reaches it too (the worker says no, with its own error), and only a body
+// beyond the worker's limit and nginx's slack gets nginx's 413.
+func TestIntegrationLargeBodies(t *testing.T) {
+	e := newEnv(t)
+	const httpLimit, grpcLimit = 20 << 20, 4 << 20 // Tempo's OTLP receivers (internal/coordinator/tempo)
+	var received sync.Map                          // body size → true
+	l, err := e.sb.ListenInNetns("tcp", "127.0.0.2:9000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		received.Store(n, true)
+		if n > httpLimit {
+			http.Error(w, "worker: request body too large", http.StatusRequestEntityTooLarge)
+		}
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	gl, err := e.sb.ListenInNetns("tcp", "127.0.0.2:9001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(grpcLimit), grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+		var m wrapperspb.BytesValue
+		if err := stream.RecvMsg(&m); err != nil {
+			return err
+		}
+		received.Store(int64(len(m.Value)), true)
+		return stream.SendMsg(&emptypb.Empty{})
+	}))
+	go gs.Serve(gl)
+	t.Cleanup(gs.Stop)
+
+	facts, err := e.c.NginxFacts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := coordinator.RenderNginx(coordinator.NginxInput{
+		Facts: facts,
+		Routes: coordinator.Routes{
+			Upstreams: []coordinator.Upstream{
+				{Name: "otlp-http", Role: "distributor", Port: 9000},
+				{Name: "otlp-grpc", Role: "distributor", Port: 9001},
+			},
+			Servers: []coordinator.Server{
+				{Port: 4318, Locations: []coordinator.Location{{Path: "/", Upstream: "otlp-http", MaxBodyBytes: httpLimit}}},
+				{Port: 4317, GRPC: true, Locations: []coordinator.Location{{Path: "/", Upstream: "otlp-grpc", MaxBodyBytes: grpcLimit}}},
+			},
+		},
+		AddressesByRole: map[string][]string{"distributor": {"worker-1.test"}},
+		StatusPort:      statusPort,
+	})
+	e.apply(t, NginxPlan{Config: conf, Run: true, StatusPort: statusPort})
+
+	post := func(size int) (int, string) {
+		t.Helper()
+		resp, err := e.hc.Post("http://127.0.0.1:4318/v1/traces", "application/x-protobuf", bytes.NewReader(make([]byte, size)))
+		if err != nil {
+			t.Fatalf("POST %d bytes: %v", size, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := post(8 << 20); code != http.StatusOK {
+		t.Fatalf("8 MiB batch: %d %s", code, body)
+	}
+	if code, body := post(httpLimit + 512<<10); code != http.StatusRequestEntityTooLarge || !strings.Contains(body, "worker:") {
+		t.Fatalf("just over the worker's limit: %d %q, want the worker's own 413", code, body)
+	}
+	if code, body := post(httpLimit + coordinator.NginxBodySlackBytes + 1); code != http.StatusRequestEntityTooLarge || strings.Contains(body, "worker:") {
+		t.Fatalf("beyond nginx's limit: %d %q, want nginx's 413", code, body)
+	}
+
+	cc, err := grpc.NewClient("passthrough:///127.0.0.1:4317", grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(e.sb.ContextDialer()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	payload := grpcLimit - 1024 // the message with its framing stays under the worker's limit
+	if err := cc.Invoke(ctx, "/bench.Sink/Export", wrapperspb.Bytes(make([]byte, payload)), &emptypb.Empty{}); err != nil {
+		t.Fatalf("gRPC message of %d bytes: %v", payload, err)
+	}
+	for _, n := range []int64{8 << 20, httpLimit + 512<<10, int64(payload)} {
+		if _, ok := received.Load(n); !ok {
+			t.Errorf("the backend never received the %d-byte body", n)
+		}
 	}
 }
