@@ -90,13 +90,13 @@ const (
 )
 
 // applyNginx converges the nginx container on d. When nginx rejects the
-// config because it cannot resolve a worker's address (nginx resolves
-// upstream names when it loads a config, and one failure refuses the
-// whole config), that address is left out and the desired state is
-// computed again, until nginx accepts the config or rejects it for
-// another reason: one worker whose name does not resolve (yet) cannot hold
-// back the routes to the others. It returns the desired state it ended
-// with and the statuses nginx adds.
+// config because it cannot resolve an upstream host, a worker's or a
+// telemetry proxy destination's (nginx resolves upstream names when it
+// loads a config, and one failure refuses the whole config), that host is
+// left out and the desired state is computed again, until nginx accepts
+// the config or rejects it for another reason: one name that does not
+// resolve (yet) cannot hold back the routes to the others. It returns the
+// desired state it ended with and the statuses nginx adds.
 //
 // Both containers then get the unit's log targets.
 func (c *Charm) applyNginx(ctx context.Context, o *observation, d *coordinator.Desired, newState map[string]string) (*coordinator.Desired, []coordinator.Status) {
@@ -109,11 +109,11 @@ func (c *Charm) applyNginx(ctx context.Context, o *observation, d *coordinator.D
 	}
 	res, err := o.nginx.ApplyNginx(ctx, d.Nginx.Config, d.Nginx.Run, c.Product.StatusPort, tlsFiles(o, d), d.Nginx.Files != nil)
 	for err == nil && res.Rejected != "" {
-		addr := coordinator.UnresolvedWorker(res.Rejected, d.Input.Cluster)
+		addr := coordinator.UnresolvedHost(res.Rejected, d.Nginx.Hosts)
 		if addr == "" || slices.Contains(o.UnresolvedAddresses, addr) {
 			break
 		}
-		c.logf("nginx cannot resolve worker address %s, leaving it out of nginx.conf: %s", addr, firstLine(res.Rejected))
+		c.logf("nginx cannot resolve upstream address %s, leaving it out of nginx.conf: %s", addr, firstLine(res.Rejected))
 		o.UnresolvedAddresses = append(o.UnresolvedAddresses, addr)
 		d = coordinator.Reconcile(c.Product, o.Observed)
 		res, err = o.nginx.ApplyNginx(ctx, d.Nginx.Config, d.Nginx.Run, c.Product.StatusPort, tlsFiles(o, d), d.Nginx.Files != nil)

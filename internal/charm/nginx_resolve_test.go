@@ -117,7 +117,7 @@ func TestUnresolvableWorkerDoesNotHoldBackOthers(t *testing.T) {
 	assert.Contains(t, string(n.config), "server 10.1.0.6:3200;")
 	assert.NotContains(t, string(n.config), lost)
 	assert.True(t, n.running)
-	assert.Contains(t, log, "nginx cannot resolve worker address "+lost)
+	assert.Contains(t, log, "nginx cannot resolve upstream address "+lost)
 	assert.Contains(t, w.LocalAppData["worker_config"], lost, "the workers' own ring still lists it")
 
 	_, calls := hookWithLog(t, m, "update-status", n)
@@ -129,10 +129,10 @@ func TestUnresolvableWorkerDoesNotHoldBackOthers(t *testing.T) {
 	assert.NotContains(t, m.UnitStatus.Message, "Not routing")
 }
 
-// TestUnresolvedWorkerParsing: only an address of the cluster is taken
-// from nginx's output, whatever its spelling there.
-func TestUnresolvedWorkerParsing(t *testing.T) {
-	c := coordinator.Cluster{Apps: []coordinator.WorkerApp{{Name: "w", Units: []coordinator.WorkerUnit{{Name: "w/0", Address: "W-0.example"}, {Name: "w/1", Address: "10.0.0.1"}}}}}
+// TestUnresolvedHostParsing: only a host nginx.conf names is taken from
+// nginx's output, whatever its spelling there.
+func TestUnresolvedHostParsing(t *testing.T) {
+	hosts := []string{"W-0.example", "10.0.0.1"}
 	cases := map[string]string{
 		`nginx: [emerg] host not found in upstream "w-0.example:3200" in /etc/nginx/nginx.conf:9`: "W-0.example",
 		`host not found in upstream "w-0.example." in x`:                                          "W-0.example",
@@ -141,6 +141,46 @@ func TestUnresolvedWorkerParsing(t *testing.T) {
 		``:                                                                                        "",
 	}
 	for out, want := range cases {
-		assert.Equal(t, want, coordinator.UnresolvedWorker(out, c), "%q", out)
+		assert.Equal(t, want, coordinator.UnresolvedHost(out, hosts), "%q", out)
 	}
+}
+
+// TestUnresolvableTelemetryDestinationDoesNotHoldBackOthers: the worker
+// telemetry proxy names Loki and Prometheus hosts as upstream servers;
+// one nginx cannot resolve is left out like a worker's address, so the
+// workers' routes and the other destinations are still served.
+func TestUnresolvableTelemetryDestinationDoesNotHoldBackOthers(t *testing.T) {
+	m, _ := newModel(true)
+	const lostLoki = "loki-0.loki-endpoints.elsewhere.svc.cluster.local"
+	const lostProm = "prometheus.example.invalid"
+	m.AddRelation("logging", "loki", nil, map[string]map[string]string{
+		"loki/0": {"endpoint": `{"url": "http://` + lostLoki + `:3100/loki/api/v1/push"}`},
+		"loki/1": {"endpoint": `{"url": "http://10.1.0.20:3100/loki/api/v1/push"}`},
+	})
+	m.AddRelation("send-remote-write", "prometheus", nil, map[string]map[string]string{
+		"prometheus/0": {"remote_write": `{"url": "http://` + lostProm + `:9090/api/v1/write"}`},
+	})
+	n := &resolvingNginx{fakeNginx: fakeNginx{boot: "b"}, unresolvable: map[string]bool{lostLoki: true, lostProm: true}}
+
+	log, _ := hookWithLog(t, m, "config-changed", n)
+	assert.Equal(t, "active", m.UnitStatus.Status, m.UnitStatus.Message)
+	assert.Contains(t, m.UnitStatus.Message, "[nginx] Not routing to "+lostLoki+", "+lostProm+": nginx cannot resolve them")
+	conf := string(n.config)
+	assert.Contains(t, conf, "server 10.1.0.6:3200;")
+	assert.Contains(t, conf, "location = /proxy/loki/loki-1/push {")
+	assert.Contains(t, conf, "server 10.1.0.20:3100;")
+	assert.NotContains(t, conf, lostLoki)
+	assert.NotContains(t, conf, lostProm)
+	assert.NotContains(t, conf, "/proxy/loki/loki-0/push", "a location without its upstream")
+	assert.True(t, n.running)
+	assert.Contains(t, log, "nginx cannot resolve upstream address "+lostLoki)
+
+	_, calls := hookWithLog(t, m, "update-status", n)
+	assert.Empty(t, writes(calls), "a repeated hook writes nothing")
+
+	n.unresolvable = nil
+	hookWithLog(t, m, "update-status", n)
+	assert.Contains(t, string(n.config), "server "+lostLoki+":3100;")
+	assert.Contains(t, string(n.config), "server "+lostProm+":9090;")
+	assert.NotContains(t, m.UnitStatus.Message, "Not routing")
 }

@@ -107,6 +107,9 @@ type NginxPlan struct {
 	// Files are the TLS files nginx.conf refers to, by path in the nginx
 	// container (certificate, key, CA); nil without TLS.
 	Files map[string][]byte
+	// Hosts are the upstream server hosts Config names: the workers'
+	// addresses and the telemetry proxy's destinations.
+	Hosts []string
 }
 
 // Reconcile computes the desired state from what was observed. It is pure:
@@ -254,8 +257,9 @@ func Reconcile(p *Product, o *Observed) *Desired {
 			// resolve any other name when it loads the config, and fail.
 			facts.Resolver = ""
 		}
-		d.Nginx = &NginxPlan{Run: d.Consistent, Config: RenderNginx(NginxInput{
-			Facts: facts, Routes: routesWithoutUnresolved(routes, o.UnresolvedAddresses), AddressesByRole: byRole,
+		routes = routesWithoutUnresolved(routes, o.UnresolvedAddresses)
+		d.Nginx = &NginxPlan{Run: d.Consistent, Hosts: upstreamHosts(all, routes), Config: RenderNginx(NginxInput{
+			Facts: facts, Routes: routes, AddressesByRole: byRole,
 			AllAddresses: all, ServerName: o.UnitFQDN, TLS: in.TLS != nil,
 			UpstreamTLS: in.TLS != nil && p.WorkerTLS, StatusPort: p.StatusPort,
 		})}

@@ -193,15 +193,15 @@ func FuzzOptions(f *testing.F) {
 	})
 }
 
-// FuzzUnresolvedWorker: whatever nginx printed, the address picked is one
-// of the cluster's.
-func FuzzUnresolvedWorker(f *testing.F) {
+// FuzzUnresolvedHost: whatever nginx printed, the host picked is one of
+// those nginx.conf names.
+func FuzzUnresolvedHost(f *testing.F) {
 	f.Add(`nginx: [emerg] host not found in upstream "w-0.example:3200" in /etc/nginx/nginx.conf:9`)
 	f.Add(`host not found in upstream "[fd00::1]:3200"`)
 	f.Add(`host not found in upstream "W-0.EXAMPLE."`)
-	c := coordinator.Cluster{Apps: []coordinator.WorkerApp{{Name: "w", Units: []coordinator.WorkerUnit{{Name: "w/0", Address: "w-0.example"}, {Name: "w/1", Address: "fd00::1"}}}}}
+	hosts := []string{"w-0.example", "fd00::1"}
 	f.Fuzz(func(t *testing.T, out string) {
-		if got := coordinator.UnresolvedWorker(out, c); got != "" && got != "w-0.example" && got != "fd00::1" {
+		if got := coordinator.UnresolvedHost(out, hosts); got != "" && got != "w-0.example" && got != "fd00::1" {
 			t.Fatalf("picked %q", got)
 		}
 	})

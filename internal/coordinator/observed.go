@@ -17,8 +17,9 @@ type Observed struct {
 	AppFQDN, UnitFQDN string
 	// Nginx describes the nginx container; nil when it cannot be reached.
 	Nginx *NginxFacts
-	// UnresolvedAddresses are worker addresses nginx could not resolve in
-	// this hook (see UnresolvedWorker); nginx.conf leaves them out.
+	// UnresolvedAddresses are upstream hosts (worker addresses, the
+	// telemetry proxy's destinations) nginx could not resolve in this hook
+	// (see UnresolvedHost); nginx.conf leaves them out.
 	UnresolvedAddresses []string
 	// TLS is this unit's certificate material as the charm last left it.
 	TLS TLSState

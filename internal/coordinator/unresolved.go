@@ -15,14 +15,14 @@ var hostNotFoundRE = sync.OnceValue(func() *regexp.Regexp {
 	return regexp.MustCompile(`host not found in upstream "([^"]{1,300})"`)
 })
 
-// UnresolvedWorker returns the worker address (as the cluster spells it)
-// that nginx's output says it could not resolve, or "" when the output
-// names no worker address. nginx 1.22 resolves upstream server names when
-// it loads a config and refuses the whole config when one fails; the
-// charm leaves such an address out (Observed.UnresolvedAddresses) so that
-// one worker whose name does not resolve (yet) cannot hold back the
-// routes to all the others.
-func UnresolvedWorker(nginxOutput string, c Cluster) string {
+// UnresolvedHost returns the host among hosts (as hosts spell it) that
+// nginx's output says it could not resolve, or "" when the output names
+// none of them. nginx 1.22 resolves upstream server names when it loads a
+// config and refuses the whole config when one fails; the charm leaves
+// such a host out (Observed.UnresolvedAddresses) so that one worker, Loki,
+// Prometheus or tracing host whose name does not resolve (yet) cannot hold
+// back the routes to all the others.
+func UnresolvedHost(nginxOutput string, hosts []string) string {
 	m := hostNotFoundRE().FindStringSubmatch(nginxOutput)
 	if m == nil {
 		return ""
@@ -32,9 +32,9 @@ func UnresolvedWorker(nginxOutput string, c Cluster) string {
 		host = h
 	}
 	key := hostKey(host)
-	for _, addr := range c.Addresses() {
-		if hostKey(addr) == key {
-			return addr
+	for _, h := range hosts {
+		if hostKey(h) == key {
+			return h
 		}
 	}
 	return ""
@@ -58,7 +58,7 @@ func withoutUnresolved(byRole map[string][]string, all []string, unresolved []st
 	return out, slices.DeleteFunc(slices.Clone(all), drop)
 }
 
-// unresolvedStatus names the worker addresses left out of nginx.conf.
+// unresolvedStatus names the addresses left out of nginx.conf.
 func unresolvedStatus(unresolved []string) Status {
 	names := slices.Sorted(slices.Values(unresolved))
 	names = slices.Compact(names)
@@ -71,7 +71,8 @@ func unresolvedStatus(unresolved []string) Status {
 }
 
 // routesWithoutUnresolved removes the addresses nginx cannot resolve from
-// the upstreams with explicit hosts (the worker telemetry proxy's).
+// the upstreams with explicit hosts (the worker telemetry proxy's: worker
+// units, Loki units, remote-write and tracing hosts).
 func routesWithoutUnresolved(routes Routes, unresolved []string) Routes {
 	if len(unresolved) == 0 {
 		return routes
@@ -88,4 +89,16 @@ func routesWithoutUnresolved(routes Routes, unresolved []string) Routes {
 		out.Upstreams[i] = u
 	}
 	return out
+}
+
+// upstreamHosts are the hosts nginx.conf names as upstream servers: the
+// workers' addresses and the explicit hosts of the routes' upstreams,
+// sorted, without repeats.
+func upstreamHosts(workers []string, routes Routes) []string {
+	out := slices.Clone(workers)
+	for _, u := range routes.Upstreams {
+		out = append(out, u.Hosts...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

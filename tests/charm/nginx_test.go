@@ -168,7 +168,7 @@ func TestUnresolvableWorkerWithRealNginx(t *testing.T) {
 	conf := liveConfig()
 	assert.Contains(t, conf, "server "+workerName(0)+":3200;")
 	assert.NotContains(t, conf, unknown)
-	assert.Contains(t, res.Stderr, "nginx cannot resolve worker address "+unknown)
+	assert.Contains(t, res.Stderr, "nginx cannot resolve upstream address "+unknown)
 
 	again := e.hook("update-status", opts)
 	assert.Zero(t, again.Counts["relation-set"]+again.Counts["status-set"]+again.Counts["state-set"], "%v", again.Tools())
