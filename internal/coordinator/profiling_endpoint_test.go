@@ -12,21 +12,22 @@ import (
 	"github.com/tempo-coordinator/coordinator/pkg/parcascrape"
 )
 
-const parcaTestCA = "-----BEGIN CERTIFICATE-----\nMIIBdTCCARugAwIBAgIUTESTCA\n-----END CERTIFICATE-----\n"
-
 func parcaRelation(id int) coordinator.Relation {
 	return coordinator.Relation{ID: id, Endpoint: coordinator.ParcaScrapeEndpoint, RemoteApp: "parca",
 		Units: map[string]map[string]string{"parca/0": {}}}
 }
 
-// profilingCase observes a model, runs Reconcile for its RenderInput and
-// then the profiling-endpoint provider with the case's TLS.
+// profilingCase observes a model with two Parca relations, runs Reconcile
+// for its RenderInput and then the profiling-endpoint provider.
 type profilingCase struct {
 	name    string
 	product *coordinator.Product
 	cluster []coordinator.Relation
 	leader  bool
-	tls     bool
+	// tls: the model of TestCertificatesGolden (a certificates relation
+	// that issued the fixture certificate, whose SANs hold one worker
+	// unit's address) with cluster as its only worker.
+	tls bool
 }
 
 func profilingCases() []profilingCase {
@@ -43,10 +44,10 @@ func profilingCases() []profilingCase {
 	}
 	return []profilingCase{
 		{"tempo", tempo.Product(), tempoWorkers(), true, false},
-		{"tempo-tls", tempo.Product(), tempoWorkers(), true, true},
+		{"tempo-tls", tempo.Product(), []coordinator.Relation{worker(1, "tempo-worker", "all", 1)}, true, true},
 		{"pyroscope", pyroscope.Product(), pyroWorkers(), true, false},
 		// Pyroscope workers serve plain HTTP behind nginx's TLS.
-		{"pyroscope-tls", pyroscope.Product(), pyroWorkers(), true, true},
+		{"pyroscope-tls", pyroscope.Product(), []coordinator.Relation{pyroscopeWorker(1)}, true, true},
 		{"no-workers", tempo.Product(), nil, true, false},
 		{"non-leader", tempo.Product(), tempoWorkers(), false, false},
 	}
@@ -54,30 +55,34 @@ func profilingCases() []profilingCase {
 
 func (c profilingCase) run(t *testing.T) ([]coordinator.DatabagWrite, []string) {
 	t.Helper()
-	o := observed(nil, withS3(map[string][]coordinator.Relation{coordinator.ParcaScrapeEndpoint: {parcaRelation(21), parcaRelation(22)}}))
+	parca := []coordinator.Relation{parcaRelation(21), parcaRelation(22)}
+	var o *coordinator.Observed
+	if c.tls {
+		o = tlsObserved(loadTLSMaterial(t), true)
+		o.Relations[coordinator.ParcaScrapeEndpoint] = parca
+	} else {
+		o = observed(nil, withS3(map[string][]coordinator.Relation{coordinator.ParcaScrapeEndpoint: parca}))
+	}
 	delete(o.Relations, "tempo-cluster")
 	o.Relations[c.product.ClusterEndpoint] = c.cluster
 	o.Leader = c.leader
-	if c.product.Name == "pyroscope" {
+	if c.product.Name == "pyroscope" && !c.tls {
 		o.App, o.Unit = "pyroscope", "pyroscope/0"
 	}
 	d := coordinator.Reconcile(c.product, o)
-	in := d.Input
-	if c.tls {
-		in.TLS = &coordinator.TLS{CACert: parcaTestCA, ServerCert: "cert", PrivateKey: "key"}
+	if (d.Input.TLS != nil) != c.tls {
+		t.Fatalf("TLS %v, want %v; statuses %v", d.Input.TLS != nil, c.tls, d.Statuses)
 	}
-	writes, logs := coordinator.ProfilingDatabags(c.product, o, in)
-	// Reconcile publishes the same (without TLS, which it cannot observe yet).
-	if !c.tls {
-		var fromReconcile []coordinator.DatabagWrite
-		for _, w := range d.Databags {
-			if w.Endpoint == coordinator.ParcaScrapeEndpoint {
-				fromReconcile = append(fromReconcile, w)
-			}
+	writes, logs := coordinator.ProfilingDatabags(c.product, o, d.Input)
+	// Reconcile publishes the same.
+	var fromReconcile []coordinator.DatabagWrite
+	for _, w := range d.Databags {
+		if w.Endpoint == coordinator.ParcaScrapeEndpoint {
+			fromReconcile = append(fromReconcile, w)
 		}
-		if fmt.Sprint(fromReconcile) != fmt.Sprint(writes) {
-			t.Errorf("Reconcile published %v, the provider %v", fromReconcile, writes)
-		}
+	}
+	if fmt.Sprint(fromReconcile) != fmt.Sprint(writes) {
+		t.Errorf("Reconcile published %v, the provider %v", fromReconcile, writes)
 	}
 	return writes, logs
 }
@@ -106,6 +111,12 @@ func TestProfilingEndpointGolden(t *testing.T) {
 					Units: map[string]map[string]string{"tempo/0": {}}}})
 				if err != nil {
 					t.Fatalf("the consumer rejects what we publish: %v", err)
+				}
+				// With TLS, Parca trusts the CA the certificates provider issued with.
+				if c.tls && c.product.WorkerTLS {
+					if ca, _ := jobs[0].TLSConfig["ca"].(string); strings.TrimSpace(ca) != strings.TrimSpace(loadTLSMaterial(t).CA) {
+						t.Errorf("tls_config ca %q is not the issuing CA", ca)
+					}
 				}
 				out, _ := json.MarshalIndent(jobs, "  ", "  ")
 				fmt.Fprintf(&b, "Parca's scrape configs (parcascrape.Jobs):\n  %s\n", out)
