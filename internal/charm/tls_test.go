@@ -309,13 +309,21 @@ func TestTLSNonLeaderAndLeaderChange(t *testing.T) {
 	assert.Empty(t, w.cluster.LocalAppData)
 	assert.Empty(t, w.keySecret().Grants)
 
-	// It becomes the leader: it publishes its own key secret, granted.
+	// The previous leader published its own certificate and key secret.
+	w.cluster.LocalAppData["privkey_secret_id"] = jsonText("secret:previous-leader-key")
+	w.cluster.LocalAppData["server_cert"] = jsonText("previous leader's certificate")
+
+	// It becomes the leader: it publishes its own key secret, granted, and
+	// its own certificate.
 	w.m.Leader = true
 	w.hook("leader-elected")
 	var id string
 	require.NoError(t, json.Unmarshal([]byte(w.cluster.LocalAppData["privkey_secret_id"]), &id))
 	assert.Equal(t, w.keySecret().URI(), id)
 	assert.Equal(t, []jujusim.SecretGrant{{Relation: w.cluster.ID}}, w.keySecret().Grants)
+	var cert string
+	require.NoError(t, json.Unmarshal([]byte(w.cluster.LocalAppData["server_cert"]), &cert))
+	assert.Equal(t, string(w.nginx.files[coordinator.NginxCertPath]), cert+"\n", "the certificate it serves")
 
 	// And loses leadership again: its grant is withdrawn.
 	w.m.Leader = false
