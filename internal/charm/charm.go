@@ -46,9 +46,8 @@ type Container interface {
 	ApplyLogTargets(ctx context.Context, targets []coordinator.LogTarget) error
 }
 
-// NginxResult says what ApplyNginx changed.
+// NginxResult is what ApplyNginx reports besides an error.
 type NginxResult struct {
-	Changed bool
 	// Rejected holds nginx -t's complaint when the new config was refused
 	// (the previous one keeps serving).
 	Rejected string

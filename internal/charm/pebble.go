@@ -49,7 +49,7 @@ func (p pebbleContainer) ApplyNginx(ctx context.Context, config []byte, run bool
 	if errors.Is(err, workload.ErrNotReady) {
 		err = fmt.Errorf("%w: %w", ErrNotReady, err)
 	}
-	return NginxResult{Changed: res.Changed(), Rejected: res.Rejected}, err
+	return NginxResult{Rejected: res.Rejected}, err
 }
 
 func (p pebbleContainer) ApplyExporter(ctx context.Context, statusPort int, cert, key []byte) error {

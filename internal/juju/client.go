@@ -218,80 +218,6 @@ func (c *Client) StatusSet(ctx context.Context, status, message string, app bool
 	return err
 }
 
-// StatusInfo is a status as status-get reports it.
-type StatusInfo struct {
-	Status  string         `json:"status"`
-	Message string         `json:"message"`
-	Data    map[string]any `json:"status-data"`
-}
-
-// StatusGet reads the unit's status.
-func (c *Client) StatusGet(ctx context.Context) (StatusInfo, error) {
-	var s StatusInfo
-	err := c.runJSON(ctx, &s, "status-get", "--include-data")
-	return s, err
-}
-
-// AppStatusInfo is the application status with its units' statuses (leader only).
-type AppStatusInfo struct {
-	StatusInfo
-	Units map[string]StatusInfo `json:"units"`
-}
-
-// AppStatusGet reads the application's status (leader only).
-func (c *Client) AppStatusGet(ctx context.Context) (AppStatusInfo, error) {
-	var out struct {
-		App AppStatusInfo `json:"application-status"`
-	}
-	err := c.runJSON(ctx, &out, "status-get", "--include-data", "--application")
-	return out.App, err
-}
-
-// ApplicationVersionSet sets the workload version shown by juju status.
-func (c *Client) ApplicationVersionSet(ctx context.Context, version string) error {
-	_, err := c.run.Run(ctx, "application-version-set", []string{"--", version}, nil)
-	return err
-}
-
-// LogLevel is a juju-log level.
-type LogLevel string
-
-// The juju-log levels.
-const (
-	Debug   LogLevel = "DEBUG"
-	Info    LogLevel = "INFO"
-	Warning LogLevel = "WARNING"
-	Error   LogLevel = "ERROR"
-)
-
-// Log writes a message to the unit's log at the given level.
-func (c *Client) Log(ctx context.Context, level LogLevel, message string) error {
-	_, err := c.run.Run(ctx, "juju-log", []string{"--log-level", string(level), "--", message}, nil)
-	return err
-}
-
-// Network is network-get's answer for a binding.
-type Network struct {
-	BindAddresses []struct {
-		MACAddress    string `json:"mac-address"`
-		InterfaceName string `json:"interface-name"`
-		Addresses     []struct {
-			Hostname string `json:"hostname"`
-			Value    string `json:"value"`
-			CIDR     string `json:"cidr"`
-		} `json:"addresses"`
-	} `json:"bind-addresses"`
-	EgressSubnets    []string `json:"egress-subnets"`
-	IngressAddresses []string `json:"ingress-addresses"`
-}
-
-// NetworkGet describes the network of an endpoint binding.
-func (c *Client) NetworkGet(ctx context.Context, binding string) (Network, error) {
-	var n Network
-	err := c.runJSON(ctx, &n, "network-get", binding)
-	return n, err
-}
-
 // Port is an opened port: a number and a protocol ("tcp", "udp").
 type Port struct {
 	Number   int
@@ -333,18 +259,6 @@ func (c *Client) OpenedPorts(ctx context.Context) ([]Port, error) {
 	return ports, nil
 }
 
-// ActionGet returns the running action's parameters.
-func (c *Client) ActionGet(ctx context.Context) (map[string]any, error) {
-	var params map[string]any
-	if err := c.runJSON(ctx, &params, "action-get"); err != nil {
-		return nil, err
-	}
-	if params == nil {
-		params = map[string]any{}
-	}
-	return params, nil
-}
-
 // ActionSet records action results; keys may be dotted to nest.
 func (c *Client) ActionSet(ctx context.Context, results map[string]string) error {
 	args := make([]string, 0, len(results))
@@ -358,12 +272,6 @@ func (c *Client) ActionSet(ctx context.Context, results map[string]string) error
 // ActionFail marks the running action as failed with a message.
 func (c *Client) ActionFail(ctx context.Context, message string) error {
 	_, err := c.run.Run(ctx, "action-fail", []string{message}, nil)
-	return err
-}
-
-// ActionLog reports progress of the running action.
-func (c *Client) ActionLog(ctx context.Context, message string) error {
-	_, err := c.run.Run(ctx, "action-log", []string{message}, nil)
 	return err
 }
 

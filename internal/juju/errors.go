@@ -53,17 +53,8 @@ func IsNotLeader(err error) bool {
 	return stderrHas(err, "not the leader", "cannot write relation settings")
 }
 
-// IsPermissionDenied reports a read or write Juju refused.
-func IsPermissionDenied(err error) bool { return stderrHas(err, "permission denied", "access denied") }
-
-// IsNotFound reports a missing secret, network binding or other object
-// (but not a missing relation: see IsRelationNotFound).
+// IsNotFound reports a missing secret or other object (but not a missing
+// relation: see IsRelationNotFound).
 func IsNotFound(err error) bool {
-	return !IsRelationNotFound(err) && stderrHas(err, "not found", "no network config found")
-}
-
-// IsUsage reports a command-line error (exit code 2): a bug in the caller.
-func IsUsage(err error) bool {
-	te, ok := toolErr(err)
-	return ok && te.Code == 2 && !IsRelationNotFound(err)
+	return !IsRelationNotFound(err) && stderrHas(err, "not found")
 }

@@ -50,7 +50,7 @@ type Model struct {
 	// Calls records every hook tool call, in order.
 	Calls []Call `json:"calls"`
 	// Networks are network-get's answers by binding name.
-	Networks map[string]juju.Network `json:"networks"`
+	Networks map[string]Network `json:"networks"`
 	// GoalSince is the "since" time goal-state reports.
 	GoalSince string `json:"goal-since"`
 
@@ -203,7 +203,7 @@ func NewModel(unit string) *Model {
 		JujuVersion: "3.6.8",
 		Config:      map[string]any{},
 		State:       map[string]string{},
-		Networks:    map[string]juju.Network{},
+		Networks:    map[string]Network{},
 		GoalSince:   "2026-01-01 00:00:00Z",
 	}
 }
@@ -317,9 +317,24 @@ func (m *Model) StatusesSet(app bool) []string {
 	return out
 }
 
+// Network is network-get's answer for a binding.
+type Network struct {
+	BindAddresses []struct {
+		MACAddress    string `json:"mac-address"`
+		InterfaceName string `json:"interface-name"`
+		Addresses     []struct {
+			Hostname string `json:"hostname"`
+			Value    string `json:"value"`
+			CIDR     string `json:"cidr"`
+		} `json:"addresses"`
+	} `json:"bind-addresses"`
+	EgressSubnets    []string `json:"egress-subnets"`
+	IngressAddresses []string `json:"ingress-addresses"`
+}
+
 // DefaultNetwork is a network-get answer for a pod with one address.
-func DefaultNetwork(ip string) juju.Network {
-	var n juju.Network
+func DefaultNetwork(ip string) Network {
+	var n Network
 	raw := fmt.Sprintf(`{"bind-addresses":[{"mac-address":"","interface-name":"eth0","addresses":[{"hostname":"","value":%q,"cidr":"%s/32"}]}],"egress-subnets":["%s/32"],"ingress-addresses":[%q]}`, ip, ip, ip, ip)
 	if err := json.Unmarshal([]byte(raw), &n); err != nil {
 		panic(err)

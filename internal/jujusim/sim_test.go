@@ -407,14 +407,14 @@ func TestSecrets(t *testing.T) {
 		if err := c.SecretGrant(ctx, uri, "tempo-cluster:0", "worker/1"); err != nil {
 			return err
 		}
-		if err := c.SecretGrant(ctx, uri, "tempo-cluster:0", "minio/0"); err == nil || !juju.IsUsage(err) {
+		if err := c.SecretGrant(ctx, uri, "tempo-cluster:0", "minio/0"); toolExit(err) != 2 {
 			t.Errorf("grant to a foreign unit: %v", err)
 		}
 		info, err := c.SecretInfoGet(ctx, uri, "")
 		if err != nil || info.Revision != 2 || info.Label != "s3-creds" || info.Owner != "application" || info.Description != "d" {
 			t.Errorf("info: %+v %v", info, err)
 		}
-		if err := c.SecretSet(ctx, shared.URI(), juju.SecretOptions{Content: map[string]string{"token": "x"}}); !juju.IsPermissionDenied(err) {
+		if err := c.SecretSet(ctx, shared.URI(), juju.SecretOptions{Content: map[string]string{"token": "x"}}); toolExit(err) != 1 || !strings.Contains(err.Error(), "permission denied") {
 			t.Errorf("set a shared secret: %v", err)
 		}
 		got, err = c.SecretGet(ctx, juju.SecretGetOptions{URI: shared.URI(), Refresh: true})
@@ -609,4 +609,13 @@ func TestFlagParserEdgeCases(t *testing.T) {
 	if _, err := parseFlags([]string{"-a=true"}, defs, lookup); err == nil || err.Error() != `invalid value "=true" for flag -a: strconv.ParseBool: parsing "=true": invalid syntax` {
 		t.Fatalf("short bool with =: %v", err)
 	}
+}
+
+// toolExit is the exit code of a failed tool, -1 for any other error or none.
+func toolExit(err error) int {
+	var te *juju.ToolError
+	if !errors.As(err, &te) {
+		return -1
+	}
+	return te.Code
 }

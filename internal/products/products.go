@@ -36,11 +36,6 @@ func Charms() []Charm {
 	}
 }
 
-// PackedName is the file name `make charm` gives the charm's package.
-func (c Charm) PackedName() string {
-	return c.Product.CharmName + "_ubuntu@24.04-amd64.charm"
-}
-
 // All returns every known product.
 func All() []*coordinator.Product {
 	var all []*coordinator.Product

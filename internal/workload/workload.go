@@ -13,7 +13,6 @@ import (
 	"maps"
 	"net"
 	"os"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -32,12 +31,6 @@ const (
 	ExecTimeout   = 30 * time.Second
 	ChangeTimeout = 60 * time.Second
 )
-
-// SocketPath is where Juju exposes a workload container's Pebble socket to
-// the charm container.
-func SocketPath(container string) string {
-	return path.Join("/charm/containers", container, "pebble.socket")
-}
 
 // pebbleAPI is the part of *client.Client the adapter uses, so tests can
 // substitute an in-memory fake or a counting wrapper.

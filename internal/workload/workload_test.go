@@ -41,12 +41,6 @@ func apply(t *testing.T, c *Container, p NginxPlan) NginxResult {
 	return res
 }
 
-func TestSocketPath(t *testing.T) {
-	if got := SocketPath("nginx"); got != "/charm/containers/nginx/pebble.socket" {
-		t.Fatalf("SocketPath = %q", got)
-	}
-}
-
 func TestConnectNotReady(t *testing.T) {
 	dir := t.TempDir()
 	// Missing socket.

@@ -42,7 +42,7 @@ func main() {
 func packCharms(dispatch, outDir, charm, out string) error {
 	found := false
 	for _, c := range products.Charms() {
-		dest := filepath.Join(outDir, c.PackedName())
+		dest := filepath.Join(outDir, c.Product.CharmName+"_ubuntu@24.04-amd64.charm")
 		if charm != "" {
 			if c.Product.CharmName != charm {
 				continue

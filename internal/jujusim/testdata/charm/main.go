@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -31,8 +32,14 @@ func run() error {
 	c := juju.NewClient(tools)
 	fmt.Println("dispatch", jc.Name)
 	if jc.Kind == juju.Action {
-		params, err := c.ActionGet(ctx)
+		// The charm has no action parameters; this fixture reads them
+		// with the tool itself.
+		out, err := tools.Run(ctx, "action-get", []string{"--format=json"}, nil)
 		if err != nil {
+			return err
+		}
+		var params map[string]any
+		if err := json.Unmarshal(out, &params); err != nil {
 			return err
 		}
 		return c.ActionSet(ctx, map[string]string{"echo": fmt.Sprint(params["text"]), "cwd.ok": fmt.Sprint(isCharmDir(jc))})
