@@ -24,6 +24,7 @@ import (
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
 	"github.com/tempo-coordinator/coordinator/internal/coordinator/pyroscope"
 	"github.com/tempo-coordinator/coordinator/internal/coordinator/tempo"
+	"github.com/tempo-coordinator/coordinator/internal/testenv/prereq"
 	"github.com/tempo-coordinator/coordinator/internal/testenv/props"
 )
 
@@ -303,17 +304,20 @@ var upstreamServerRE = regexp.MustCompile(`(?m)^(\s*server )\S+:(\d+)( resolve)?
 // when the targets run as tests, one input in 2000 while fuzzing, when the
 // config was rendered for an nginx no newer than Debian's 1.22. Upstream
 // names are pointed at 127.0.0.1 (CheckNginx checked them; nginx would
-// have to resolve them), the pid file and TLS files are left out. With
-// SANDBOX_REQUIRED=1 a missing nginx fails.
+// have to resolve them), the pid file and TLS files are left out. Not
+// under -short; with SANDBOX_REQUIRED=1 a missing nginx fails.
 func sampleNginxT(t *testing.T, conf []byte, version string) {
 	fuzzing := flag.Lookup("test.fuzz") != nil && flag.Lookup("test.fuzz").Value.String() != ""
 	nginxTRuns++
 	if fuzzing && nginxTRuns%2000 != 1 || coordinator.NginxAtLeast(version, 1, 22, 2) {
 		return
 	}
+	if testing.Short() {
+		return
+	}
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
-		if os.Getenv("SANDBOX_REQUIRED") == "1" {
+		if prereq.Strict() {
 			t.Fatal("nginx is not installed (make system-deps)")
 		}
 		return
@@ -354,7 +358,7 @@ func TestFuzzSeedsReachTheRenderers(t *testing.T) {
 		if d.WorkerConfig == nil || d.Nginx == nil || !strings.Contains(string(d.Nginx.Config), "server 10.1.0.7:") {
 			t.Fatalf("%s: the good seed publishes nothing: %v", p.Name, d.Statuses)
 		}
-		if _, err := exec.LookPath("nginx"); err == nil {
+		if _, err := exec.LookPath("nginx"); err == nil && !testing.Short() {
 			before := nginxTChecked
 			checkReconcile(t, p, h)
 			if nginxTChecked != before+1 {

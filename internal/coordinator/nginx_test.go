@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/tempo-coordinator/coordinator/internal/golden"
+	"github.com/tempo-coordinator/coordinator/internal/testenv/prereq"
 )
 
 const (
@@ -634,6 +635,7 @@ var localNginx struct {
 // requireNginx returns the nginx binary and its version, or skips.
 func requireNginx(t *testing.T) (string, string) {
 	t.Helper()
+	prereq.Heavy(t)
 	localNginx.once.Do(func() {
 		p, err := exec.LookPath("nginx")
 		if err != nil {
@@ -644,7 +646,7 @@ func requireNginx(t *testing.T) (string, string) {
 		localNginx.version = strings.TrimSpace(string(out))
 	})
 	if localNginx.path == "" {
-		t.Skip("nginx is not on PATH; install it (apt-get install -y nginx) to check the rendered configs with the real nginx")
+		prereq.Missing(t, "nginx is not on PATH; install it (apt-get install -y nginx) to check the rendered configs with the real nginx")
 	}
 	return localNginx.path, localNginx.version
 }

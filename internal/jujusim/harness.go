@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/tempo-coordinator/coordinator/internal/testenv/prereq"
 )
 
 // ModelEnv is the variable naming the model file the tools executable uses.
@@ -90,6 +92,7 @@ var builds struct {
 // CleanupBuilds removes.
 func Build(tb testing.TB, pkg string) string {
 	tb.Helper()
+	prereq.Heavy(tb)
 	builds.Lock()
 	defer builds.Unlock()
 	if bin, ok := builds.bins[pkg]; ok {

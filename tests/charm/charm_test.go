@@ -25,6 +25,7 @@ import (
 
 	"github.com/tempo-coordinator/coordinator/internal/jujusim"
 	"github.com/tempo-coordinator/coordinator/internal/products"
+	"github.com/tempo-coordinator/coordinator/internal/testenv/prereq"
 )
 
 func TestMain(m *testing.M) {
@@ -59,6 +60,7 @@ func goCmd(args ...string) error {
 // the charm exactly as `make charm` does; it returns the .charm path.
 func packedCharm(t *testing.T, name string) string {
 	t.Helper()
+	prereq.Heavy(t)
 	packMu.Lock()
 	defer packMu.Unlock()
 	if packDir == "" {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tempo-coordinator/coordinator/internal/jujusim"
+	"github.com/tempo-coordinator/coordinator/internal/testenv/prereq"
 	"github.com/tempo-coordinator/coordinator/internal/testenv/sandbox"
 )
 
@@ -44,19 +45,19 @@ func requireEnv(t *testing.T, envVar, name string) string {
 		t.Skip("skipping end-to-end scenario in -short mode")
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("skipping: end-to-end scenarios need root (network and mount namespaces)")
+		prereq.Missing(t, "end-to-end scenarios need root (network and mount namespaces)")
 	}
 	if err := sandbox.Available(); err != nil {
-		t.Skipf("skipping: %v (make system-deps)", err)
+		prereq.Missing(t, "%v (make system-deps)", err)
 	}
 	for _, tool := range []string{"ip", "unshare", "mount"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("skipping: %s not found (make system-deps)", tool)
+			prereq.Missing(t, "%s not found (make system-deps)", tool)
 		}
 	}
 	bin := workloadBinary(envVar, name)
 	if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-		t.Skipf("skipping: %s binary not found at %s (build it with `make workloads`, or set %s)", name, bin, envVar)
+		prereq.Missing(t, "%s binary not found at %s (build it with `make workloads`, or set %s)", name, bin, envVar)
 	}
 	return bin
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tempo-coordinator/coordinator/internal/testenv/prereq"
 	"gopkg.in/yaml.v3"
 )
 
@@ -19,12 +20,13 @@ import (
 // pyroscopeBinary finds the Pyroscope built by scripts/build-workloads.
 func pyroscopeBinary(t *testing.T) string {
 	t.Helper()
+	prereq.Heavy(t)
 	bin := os.Getenv("PYROSCOPE_BIN")
 	if home, err := os.UserHomeDir(); bin == "" && err == nil {
 		bin = filepath.Join(home, ".cache", "coordinator-workloads", "bin", "pyroscope")
 	}
 	if info, err := os.Stat(bin); bin == "" || err != nil || info.IsDir() {
-		t.Skipf("no Pyroscope binary (%q): run scripts/build-workloads pyroscope, or set PYROSCOPE_BIN", bin)
+		prereq.Missing(t, "no Pyroscope binary (%q): run scripts/build-workloads pyroscope, or set PYROSCOPE_BIN", bin)
 	}
 	return bin
 }

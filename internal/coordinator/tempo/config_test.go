@@ -13,6 +13,7 @@ import (
 
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
 	"github.com/tempo-coordinator/coordinator/internal/golden"
+	"github.com/tempo-coordinator/coordinator/internal/testenv/prereq"
 )
 
 type configCase struct {
@@ -268,16 +269,17 @@ func lookup(m map[string]any, path string) (any, bool) {
 // tempoBinary finds the real Tempo built by scripts/build-workloads.
 func tempoBinary(t *testing.T) string {
 	t.Helper()
+	prereq.Heavy(t)
 	bin := os.Getenv("TEMPO_BIN")
 	if bin == "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
-			t.Skipf("no TEMPO_BIN and no home directory (%v): run scripts/build-workloads tempo", err)
+			prereq.Missing(t, "no TEMPO_BIN and no home directory (%v): run scripts/build-workloads tempo", err)
 		}
 		bin = filepath.Join(home, ".cache", "coordinator-workloads", "bin", "tempo")
 	}
 	if _, err := os.Stat(bin); err != nil {
-		t.Skipf("real Tempo not found at %s: run scripts/build-workloads tempo (or set TEMPO_BIN)", bin)
+		prereq.Missing(t, "real Tempo not found at %s: run scripts/build-workloads tempo (or set TEMPO_BIN)", bin)
 	}
 	return bin
 }

@@ -12,9 +12,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tempo-coordinator/coordinator/internal/testenv/prereq"
 )
 
 func TestSandboxNetnsIsolation(t *testing.T) {
+	prereq.Heavy(t)
 	s := New(t, Options{Hosts: map[string]string{"worker-0.test": "127.0.0.2"}})
 
 	// A listener inside the namespace is reachable through DialContext
@@ -82,12 +85,13 @@ func TestSandboxNetnsIsolation(t *testing.T) {
 }
 
 func TestSandboxCloseLeavesNoProcesses(t *testing.T) {
+	prereq.Heavy(t)
 	if err := Available(); err != nil {
-		t.Skip(err)
+		prereq.Missing(t, "%v", err)
 	}
 	s, err := Start(Options{StopGrace: 3 * time.Second})
 	if err != nil {
-		t.Skipf("sandbox cannot start: %v", err)
+		prereq.Missing(t, "sandbox cannot start: %v", err)
 	}
 	// A service that ignores SIGTERM, started through the pebble CLI.
 	layer := filepath.Join(t.TempDir(), "layer.yaml")
@@ -147,8 +151,9 @@ func TestSandboxCloseLeavesNoProcesses(t *testing.T) {
 }
 
 func TestStartRejectsDirUnderTmp(t *testing.T) {
+	prereq.Heavy(t)
 	if err := Available(); err != nil {
-		t.Skip(err)
+		prereq.Missing(t, "%v", err)
 	}
 	_, err := Start(Options{Dir: "/tmp/x"})
 	if err == nil || !strings.Contains(err.Error(), "under /tmp") {
