@@ -39,10 +39,11 @@ workloads:
 
 deps: system-deps workloads
 
-## lint: gofmt and go vet
+## lint: gofmt, go vet and staticcheck (pinned in go.mod as a tool, like Pebble)
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	go vet ./...
+	go tool staticcheck ./...
 
 ## test: every test, with real nginx, Pebble, Tempo and Pyroscope (installed or built first)
 test: deps lint charm

@@ -3,7 +3,6 @@ package jujusim
 import (
 	"context"
 	"slices"
-	"time"
 )
 
 // Fault makes a hook tool misbehave, for fault-injection tests. Faults
@@ -63,11 +62,7 @@ func (m *Model) injected(ctx context.Context, tool string, args []string) (stdou
 		m.Calls[len(m.Calls)-1].Code = 0
 		return []byte("{\"unterminated\": [1, 2,\n\x00garbage"), nil, 0, true
 	case FaultHang:
-		if ctx == nil {
-			time.Sleep(time.Hour)
-		} else {
-			<-ctx.Done()
-		}
+		<-ctx.Done()
 		return nil, []byte("ERROR injected hang: " + tool + "\n"), 1, true
 	default:
 		return nil, []byte("ERROR injected failure: " + tool + "\n"), 1, true

@@ -52,7 +52,7 @@ func Main(argv0 string, args []string, stdin io.Reader, stdout, stderr io.Writer
 	if m.Hook == nil || m.Hook.ContextID != getenv("JUJU_CONTEXT_ID") {
 		return fail("bad context id %q: no such hook is running", getenv("JUJU_CONTEXT_ID"))
 	}
-	out, errOut, code, injected := m.injected(nil, tool, args)
+	out, errOut, code, injected := m.injected(context.Background(), tool, args) // a hang lasts until the hook kills the tool
 	if !injected {
 		out, errOut, code = m.Exec(tool, args, stdin)
 	}
