@@ -132,7 +132,8 @@ type S3 struct {
 	AccessKey string
 	SecretKey string
 	Region    string
-	// Insecure is true for plain HTTP endpoints.
+	// Insecure is true for plain HTTP: an endpoint that is neither
+	// https:// nor given a CA chain (see ParseS3).
 	Insecure bool
 	// PathStyle requests path-style addressing (s3-uri-style=path).
 	PathStyle bool

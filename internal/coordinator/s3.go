@@ -73,6 +73,14 @@ func ParseS3(rel Relation) (*S3, []string) {
 		problems = append(problems, err.Error())
 	}
 	s3.CAChain = chain
+	// An http:// (or scheme-less) endpoint with a CA chain is not
+	// insecure: the workers then speak TLS to it and verify it with the
+	// chain. The Python coordinators do the same, and we keep it on
+	// purpose: a provider that hands us a CA means its endpoint is TLS (a
+	// scheme left at http:// is the likelier mistake), and the other
+	// reading would send the S3 credentials in the clear to an endpoint
+	// its owner meant to be verified. If the endpoint really is plain
+	// HTTP, the workers fail to connect, loudly, rather than downgrade.
 	s3.Insecure = !(https || chain != "")
 	if len(problems) > 0 {
 		return nil, scrubSecret(problems, rel.AppData["secret-key"], s3.SecretKey)
