@@ -43,6 +43,7 @@ func RenderConfig(in *coordinator.RenderInput, opts Options) ([]byte, error) {
 		},
 		"limits": tree{
 			"compactor_blocks_retention_period": modelDuration(opts.RetentionPeriod),
+			"ingestion_burst_size_mb":           IngestionBurstSizeMB,
 		},
 		"memberlist": tree{
 			"bind_port":    MemberlistPort,

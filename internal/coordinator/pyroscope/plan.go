@@ -83,6 +83,18 @@ const (
 	OTLPGRPCMaxBodyBytes = 4 << 20
 )
 
+// IngestionBurstSizeMB is the distributor's rate-limiter burst, in MiB
+// (limits.ingestion_burst_size_mb). Pyroscope v1.21 accepts profiles of
+// up to 4 MiB (-validation.max-profile-size-bytes) but, by default, a
+// burst of 2 MiB (-distributor.ingestion-burst-size-mb), and a push of
+// more than the burst is always refused ("push rate limit exceeded",
+// pkg/distributor/distributor.go): every valid profile between 2 and 4
+// MiB was refused. Pyroscope's own advice is a burst at least the size of
+// the largest push; 5 MiB holds a 4 MiB profile and its labels (at most
+// 30 names of 1 KiB and values of 2 KiB). The rate (4 MiB/s) is
+// Pyroscope's.
+const IngestionBurstSizeMB = 5
+
 // Routes lists one upstream per atomic role (named after it) and one to
 // every worker, all on the workers' HTTP port; an HTTP server on
 // StatusPort for the UI, the APIs and ingestion, and a gRPC server on
