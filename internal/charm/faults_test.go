@@ -38,10 +38,15 @@ func runCtx(ctx context.Context, t *testing.T, m *jujusim.Model, hook string, co
 	return jujusim.RunInProcess(ctx, m, hook, jujusim.HookOptions{}, func(ctx context.Context, r juju.Runner, env map[string]string) error {
 		hc, err := juju.ContextFromEnv(func(k string) string { return env[k] }, "")
 		require.NoError(t, err)
-		c := &Charm{Product: tempo.Product(), Juju: juju.NewClient(r), Connect: connect}
+		// A fixed clock: the control and the faulty unit record the same
+		// time of their last full read, whenever each hook runs.
+		c := &Charm{Product: tempo.Product(), Juju: juju.NewClient(r), Connect: connect, Now: func() time.Time { return faultsClock }}
 		return c.Run(ctx, hc)
 	})
 }
+
+// faultsClock is the time of every hook runCtx runs.
+var faultsClock = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 
 func connectTo(ctr Container) Connector {
 	return func(string) (Container, error) { return ctr, nil }
