@@ -23,11 +23,12 @@ import (
 // Unit state keys of the TLS material (the private key itself lives only
 // in its secret).
 const (
-	stateTLSKeySecret = "tls-key-secret" // URI of the private key's secret
-	stateTLSCSR       = "tls-csr"        // the certificate request published
-	stateTLSServed    = "tls-served"     // the certificate served (coordinator.TLSPlan.Served)
-	stateTLSGrants    = "tls-grants"     // cluster relation ids the key is granted to
-	stateTLSFiles     = "tls-files"      // "on" while TLS files are in the containers
+	stateTLSKeySecret = "tls-key-secret"  // URI of the private key's secret
+	stateTLSCSR       = "tls-csr"         // the certificate request published
+	stateTLSServed    = "tls-served"      // the certificate served (coordinator.TLSPlan.Served)
+	stateTLSGrants    = "tls-grants"      // cluster relation ids the key is granted to
+	stateTLSFiles     = "tls-files"       // "on" while TLS files are in the containers
+	stateTLSCert      = "tls-cert-secret" // "<URI> <label>" of the served certificate's secret
 )
 
 // privateKeyField is the key of the private key in its secret's content
@@ -187,6 +188,11 @@ func (c *Charm) applyTLSState(ctx context.Context, o *observation, p *coordinato
 		}
 	}
 	newState[stateTLSGrants] = formatIDs(want)
+	cert, err := c.applyCertificateSecret(ctx, o.state[stateTLSCert], p)
+	if err != nil {
+		return err
+	}
+	newState[stateTLSCert] = cert
 	if uri != "" {
 		newState[stateTLSKeySecret] = uri
 	}
@@ -197,6 +203,35 @@ func (c *Charm) applyTLSState(ctx context.Context, o *observation, p *coordinato
 		newState[stateTLSCSR], newState[stateTLSServed] = "", ""
 	}
 	return nil
+}
+
+// applyCertificateSecret keeps the served certificate in the secret the
+// plan names (have is the state's "<URI> <label>" of the current one): a
+// new certificate gets a new secret, expiring at its renewal time, and the
+// previous one is removed. It returns the new state value.
+func (c *Charm) applyCertificateSecret(ctx context.Context, have string, p *coordinator.TLSPlan) (string, error) {
+	uri, label, _ := strings.Cut(have, " ")
+	want := p.CertSecret
+	if !p.Requested {
+		want = nil
+	}
+	if want != nil && want.Label == label {
+		return have, nil
+	}
+	if uri != "" {
+		if err := c.Juju.SecretRemove(ctx, uri); err != nil && !juju.IsNotFound(err) {
+			return "", fmt.Errorf("cannot remove the previous certificate's secret: %w", err)
+		}
+	}
+	if want == nil {
+		return "", nil
+	}
+	uri, err := c.Juju.SecretAdd(ctx, juju.SecretOptions{Label: want.Label, Owner: "unit", Content: want.Content,
+		Expire: want.Expire, Description: "this unit's TLS certificate; renewed when it expires"})
+	if err != nil {
+		return "", fmt.Errorf("cannot keep the certificate in a secret: %w", err)
+	}
+	return uri + " " + want.Label, nil
 }
 
 func formatIDs(ids []int) string {

@@ -65,6 +65,29 @@ func (w *tlsWorld) hook(name string) {
 // sync lets the provider answer the unit's requests.
 func (w *tlsWorld) sync() { require.NoError(w.t, w.provider.Sync(w.certs)) }
 
+// certSecrets are the secrets holding a certificate (the library's
+// label).
+func (w *tlsWorld) certSecrets() []*jujusim.Secret {
+	var out []*jujusim.Secret
+	for _, s := range w.m.Secrets {
+		if strings.Contains(s.Label, "-certificate-0-certificates-") {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// keySecrets counts the private key secrets.
+func (w *tlsWorld) keySecrets() int {
+	n := 0
+	for _, s := range w.m.Secrets {
+		if s.Label == coordinator.PrivateKeySecretLabel(w.m.Unit) {
+			n++
+		}
+	}
+	return n
+}
+
 func (w *tlsWorld) keySecret() *jujusim.Secret {
 	for _, s := range w.m.Secrets {
 		if s.Label == coordinator.PrivateKeySecretLabel(w.m.Unit) {
@@ -188,12 +211,63 @@ func TestTLSRequestAndPickUp(t *testing.T) {
 	assert.Equal(t, []jujusim.SecretGrant{{Relation: w.cluster.ID}}, w.keySecret().Grants)
 	assert.Contains(t, w.cluster.LocalAppData["worker_config"], "tls_cert_path")
 
+	// The certificate is kept in a unit-owned secret under the library's
+	// label, expiring at its renewal time (90% of its validity).
+	certs := w.certSecrets()
+	require.Len(t, certs, 1)
+	assert.Equal(t, "unit", certs[0].Owner)
+	assert.Equal(t, strings.TrimSpace(w.provider.Certificates(w.certs)[0].Cert), certs[0].Content["certificate"])
+	assert.Equal(t, w.certs.LocalUnitData["certificate_signing_requests"], jsonText([]map[string]any{{"certificate_signing_request": certs[0].Content["csr"], "ca": false}}))
+	renewal := cert.NotBefore.Add(time.Duration(float64(cert.NotAfter.Sub(cert.NotBefore)) * 0.9))
+	assert.Equal(t, renewal.UTC().Format(time.RFC3339), certs[0].Expire)
+
 	// A repeated hook changes nothing and makes no secret call but the read.
 	calls := len(w.m.Calls)
 	w.hook("update-status")
 	for _, c := range w.m.Calls[calls:] {
-		assert.NotContains(t, []string{"secret-add", "secret-set", "secret-grant", "secret-revoke", "relation-set", "state-set"}, c.Tool)
+		assert.NotContains(t, []string{"secret-add", "secret-set", "secret-grant", "secret-revoke", "secret-remove", "relation-set", "state-set"}, c.Tool)
 	}
+}
+
+func TestTLSCertificateSecretExpires(t *testing.T) {
+	w := newTLSWorld(t, true)
+	w.hook("certificates-relation-created")
+	w.sync()
+	w.hook("certificates-relation-changed")
+	first := w.servedCert()
+	csr := w.certs.LocalUnitData["certificate_signing_requests"]
+	old := w.certSecrets()
+	require.Len(t, old, 1)
+	expire, err := time.Parse(time.RFC3339, old[0].Expire)
+	require.NoError(t, err)
+
+	// Juju runs secret-expired at the expiry: a new request with the same
+	// key, the current certificate serving until it is answered.
+	w.now = expire.Add(time.Second)
+	w.hook("secret-expired")
+	assert.NotEqual(t, csr, w.certs.LocalUnitData["certificate_signing_requests"], "a new request")
+	assert.Equal(t, first.SerialNumber, w.servedCert().SerialNumber)
+	assert.Equal(t, 1, w.keySecrets())
+
+	// The new certificate gets its own secret; the expired one goes.
+	w.provider.Now = func() time.Time { return w.now }
+	w.sync()
+	w.hook("certificates-relation-changed")
+	assert.NotEqual(t, first.SerialNumber, w.servedCert().SerialNumber)
+	now := w.certSecrets()
+	require.Len(t, now, 1)
+	assert.NotEqual(t, old[0].Label, now[0].Label)
+	assert.Equal(t, strings.TrimSpace(string(w.nginx.files[coordinator.NginxCertPath])), now[0].Content["certificate"])
+	next, err := time.Parse(time.RFC3339, now[0].Expire)
+	require.NoError(t, err)
+	assert.True(t, next.After(w.now), "expires at the new certificate's renewal time")
+
+	// The relation goes: so does the certificate's secret.
+	w.certs.Broken = true
+	w.hook("certificates-relation-broken")
+	w.m.RemoveRelation(w.certs.ID)
+	assert.Empty(t, w.certSecrets())
+	assert.Equal(t, 1, w.keySecrets())
 }
 
 func TestTLSRenewalAndExpiry(t *testing.T) {
@@ -218,7 +292,7 @@ func TestTLSRenewalAndExpiry(t *testing.T) {
 	assert.NotEqual(t, csr, w.certs.LocalUnitData["certificate_signing_requests"])
 	assert.True(t, w.servesTLS())
 	assert.Equal(t, renewed.SerialNumber, w.servedCert().SerialNumber)
-	assert.Len(t, w.m.Secrets, 1, "the same key")
+	assert.Equal(t, 1, w.keySecrets(), "the same key")
 	w.provider.Now = func() time.Time { return w.now }
 	w.sync()
 	w.hook("certificates-relation-changed")
@@ -343,7 +417,7 @@ func TestTLSKeyFoundByLabel(t *testing.T) {
 		}
 	}
 	w.hook("upgrade-charm")
-	assert.Len(t, w.m.Secrets, 1)
+	assert.Equal(t, 1, w.keySecrets())
 	assert.Equal(t, key, w.keySecret().Content["private-key"])
 	w.sync()
 	w.hook("certificates-relation-changed")

@@ -2,7 +2,9 @@ package coordinator
 
 import (
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -66,6 +68,38 @@ type TLSPlan struct {
 	// to (the leader's, while its certificate is served); the others are
 	// revoked.
 	Grants []int
+	// CertSecret is the unit-owned secret that keeps the certificate
+	// served, as the tls-certificates library keeps it: its expiry, at
+	// renewal time, makes Juju run secret-expired then. nil: none (any
+	// other is removed).
+	CertSecret *CertificateSecret
+}
+
+// CertificateSecret is the secret holding the served certificate.
+type CertificateSecret struct {
+	// Label is the library's: one per request, so a new certificate
+	// (for a new request) is a new secret.
+	Label string
+	// Content holds the certificate and its request.
+	Content map[string]string
+	// Expire is the renewal time.
+	Expire time.Time
+}
+
+// certificateSecret is the secret of the certificate served from rec.
+func certificateSecret(unit string, rec servedRecord) *CertificateSecret {
+	cert := parseCertificate(rec.Cert)
+	if cert == nil {
+		return nil
+	}
+	_, number, _ := strings.Cut(unit, "/")
+	csr := strings.TrimSpace(rec.CSR)
+	sum := sha256.Sum256([]byte(csr))
+	return &CertificateSecret{
+		Label:   tlsLibraryID + "-certificate-" + number + "-certificates-" + hex.EncodeToString(sum[:]),
+		Content: map[string]string{"certificate": strings.TrimSpace(rec.Cert), "csr": csr},
+		Expire:  renewalTime(cert),
+	}
 }
 
 // CSRAttributes are the contents of a certificate request: the common
@@ -210,6 +244,7 @@ func certificates(o *Observed, clusterEndpoint string, cluster Cluster) (*TLS, *
 	}
 	material.KeySecretID = o.TLS.KeySecretID
 	plan.Served = mustJSON(served)
+	plan.CertSecret = certificateSecret(o.Unit, served)
 	if o.Leader && o.TLS.KeySecretID != "" {
 		for _, r := range o.Relations[clusterEndpoint] {
 			plan.Grants = append(plan.Grants, r.ID)

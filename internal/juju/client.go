@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tempo-coordinator/coordinator/internal/flatjson"
 )
@@ -307,6 +308,9 @@ type SecretOptions struct {
 	// Owner is "application" (default, leader only) or "unit".
 	Owner   string
 	Content map[string]string
+	// Expire is when the secret's revision expires (Juju then runs
+	// secret-expired for its owner); zero: never.
+	Expire time.Time
 }
 
 // SecretAdd creates a secret and returns its URI. The content goes through
@@ -346,6 +350,9 @@ func secretArgs(o SecretOptions) ([]string, func(), error) {
 	if o.Owner != "" {
 		args = append(args, "--owner", o.Owner)
 	}
+	if !o.Expire.IsZero() {
+		args = append(args, "--expire", o.Expire.UTC().Format(time.RFC3339))
+	}
 	if len(o.Content) == 0 {
 		return args, func() {}, nil
 	}
@@ -365,6 +372,13 @@ func secretArgs(o SecretOptions) ([]string, func(), error) {
 		return nil, nil, fmt.Errorf("cannot write secret content file: %w", err)
 	}
 	return append(args, "--file", f.Name()), cleanup, nil
+}
+
+// SecretRemove removes a secret this unit or application owns, with all
+// its revisions.
+func (c *Client) SecretRemove(ctx context.Context, uri string) error {
+	_, err := c.run.Run(ctx, "secret-remove", []string{uri}, nil)
+	return err
 }
 
 // SecretGrant gives the relation's remote application (or one unit) read access.
