@@ -33,8 +33,12 @@ const (
 	nginxNew = "1.27.5" // the production image
 )
 
-// tempoTestRoutes is what the Tempo product asks for with every receiver
-// requested.
+// tempoTestRoutes is a fixed set of routes shaped like Tempo's (every
+// receiver to the distributors, the APIs to the query-frontends), the
+// renderer's input in these tests. It is not a copy of what the Tempo
+// product asks for (that also narrows the query-frontends to those with
+// queriers and adds the telemetry proxy): the engine and preview goldens
+// render the product's own routes.
 func tempoTestRoutes() Routes {
 	ups := []Upstream{
 		{Name: "otlp-grpc", Role: "distributor", Port: 4317},
@@ -59,7 +63,9 @@ func tempoTestRoutes() Routes {
 	return Routes{Upstreams: ups, Servers: servers}
 }
 
-// pyroscopeTestRoutes mirrors the Pyroscope product's routes.
+// pyroscopeTestRoutes is a fixed set of routes shaped like Pyroscope's,
+// the renderer's input in these tests; pyroscope/testdata/nginx-*.conf
+// and the preview goldens render the product's own routes.
 func pyroscopeTestRoutes(workerPort int) Routes {
 	var ups []Upstream
 	for _, r := range []string{"all", "distributor", "query-frontend", "querier", "ingester", "tenant-settings", "ad-hoc-profiles"} {
