@@ -8,8 +8,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-
-	"github.com/tempo-coordinator/coordinator/internal/flatjson"
 )
 
 // Limits on what a worker may publish; anything larger is rejected unread.
@@ -178,9 +176,6 @@ func decodeJSONString(raw string, limit int) (string, error) {
 	if len(raw) > limit {
 		return "", fmt.Errorf("value of %d bytes is over the limit of %d", len(raw), limit)
 	}
-	if s, ok := flatjson.String([]byte(raw)); ok {
-		return s, nil
-	}
 	var s string
 	if err := json.Unmarshal([]byte(raw), &s); err != nil {
 		return "", fmt.Errorf("not a JSON string")
@@ -192,11 +187,9 @@ func decodeTopology(raw string) (Topology, error) {
 	if len(raw) > maxTopologyBytes {
 		return nil, fmt.Errorf("value of %d bytes is over the limit of %d", len(raw), maxTopologyBytes)
 	}
-	t, ok := flatjson.StringMap([]byte(raw))
-	if !ok {
-		if err := json.Unmarshal([]byte(raw), &t); err != nil || t == nil {
-			return nil, fmt.Errorf("not a JSON object of strings")
-		}
+	var t Topology
+	if err := json.Unmarshal([]byte(raw), &t); err != nil || t == nil {
+		return nil, fmt.Errorf("not a JSON object of strings")
 	}
 	for _, key := range []string{"application", "unit"} {
 		if t[key] == "" {

@@ -7,8 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-
-	"github.com/tempo-coordinator/coordinator/internal/flatjson"
 )
 
 // S3Endpoint is the requirer endpoint for object storage.
@@ -124,9 +122,6 @@ func redactCredentials(raw string) string {
 // decodeLoose returns a JSON string's content, or the raw value when it is
 // not a JSON string (the s3 library writes some keys raw, some as JSON).
 func decodeLoose(raw string) string {
-	if s, ok := flatjson.String([]byte(raw)); ok {
-		return strings.TrimSpace(s)
-	}
 	var s string
 	if err := json.Unmarshal([]byte(raw), &s); err == nil {
 		return strings.TrimSpace(s)

@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/tempo-coordinator/coordinator/internal/flatjson"
 )
 
 // Client runs hook tools with --format=json and caches reads for the
@@ -52,37 +50,10 @@ func (c *Client) runJSON(ctx context.Context, out any, tool string, args ...stri
 	if err != nil {
 		return err
 	}
-	if decodeFlat(stdout, out) {
-		return nil
-	}
 	if err := json.Unmarshal(stdout, out); err != nil {
 		return fmt.Errorf("cannot parse %s output: %w", tool, err)
 	}
 	return nil
-}
-
-// decodeFlat decodes the common flat outputs (a databag, a list of
-// relations or units, a string) without reflection. It reports false when
-// encoding/json must decode instead.
-func decodeFlat(doc []byte, out any) bool {
-	switch out := out.(type) {
-	case *map[string]string:
-		return decodeInto(out, flatjson.StringMap, doc)
-	case *[]string:
-		return decodeInto(out, flatjson.Strings, doc)
-	case *string:
-		return decodeInto(out, flatjson.String, doc)
-	}
-	return false
-}
-
-// decodeInto stores what decode made of doc in out, when decode could.
-func decodeInto[T any](out *T, decode func([]byte) (T, bool), doc []byte) bool {
-	v, ok := decode(doc)
-	if ok {
-		*out = v
-	}
-	return ok
 }
 
 // RelationIDs lists the ids of the endpoint's relations, sorted.
