@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"net/url"
 	"strings"
 	"testing"
@@ -46,6 +47,15 @@ func TestRandomHistories(t *testing.T) {
 type historyNginx struct {
 	fakeNginx
 	workers []string
+	// changed says that a hook changed nginx's config or running state.
+	changed bool
+}
+
+// copy returns a container in the same state that shares nothing with f.
+func (f *historyNginx) copy() *historyNginx {
+	c := *f
+	c.files = maps.Clone(f.files)
+	return &c
 }
 
 func (f *historyNginx) NginxFacts(context.Context) (coordinator.NginxFacts, error) {
@@ -56,7 +66,10 @@ func (f *historyNginx) ApplyNginx(ctx context.Context, config []byte, run bool, 
 	if err := props.CheckNginx(config, f.workers); err != nil {
 		return NginxResult{}, fmt.Errorf("HISTORY: the charm rendered a bad nginx.conf: %w\n%s", err, config)
 	}
-	return f.fakeNginx.ApplyNginx(ctx, config, run, port, files, tls)
+	before, wasRunning := string(f.config), f.running
+	res, err := f.fakeNginx.ApplyNginx(ctx, config, run, port, files, tls)
+	f.changed = f.changed || string(f.config) != before || f.running != wasRunning
+	return res, err
 }
 
 // workerAddresses lists every address the model's worker units publish,
@@ -98,12 +111,20 @@ func workerAddresses(m *jujusim.Model) []string {
 
 func inProcessRunner(t *testing.T) history.Runner {
 	containers := map[*jujusim.Model]*historyNginx{}
+	var last *historyNginx // the container of the last model that was not a copy
 	return func(m *jujusim.Model, hook string, opts jujusim.HookOptions) (history.Result, error) {
 		ctr := containers[m]
-		if ctr == nil {
+		switch {
+		case opts.Env[history.ScratchEnv] != "" && last != nil:
+			ctr = last.copy()
+		case ctr == nil:
 			ctr = &historyNginx{}
 			containers[m] = ctr
+			last = ctr
+		default:
+			last = ctr
 		}
+		ctr.changed = false
 		boot := opts.Env[history.NginxEnv]
 		if boot != ctr.boot {
 			ctr.boot, ctr.running = boot, false // a new Pebble: nginx is not running
@@ -129,7 +150,7 @@ func inProcessRunner(t *testing.T) history.Runner {
 				}}
 			return c.Run(ctx, hc)
 		})
-		res := history.Result{Stderr: log.String(), Calls: append([]jujusim.Call(nil), m.Calls[start:]...)}
+		res := history.Result{Stderr: log.String(), Calls: append([]jujusim.Call(nil), m.Calls[start:]...), NginxChanged: ctr.changed}
 		if strings.Contains(res.Stderr, "HISTORY:") {
 			res.ExitCode = 1 // a broken property, not an expected condition
 		}

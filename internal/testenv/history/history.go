@@ -27,6 +27,10 @@ type Result struct {
 	Stderr string
 	// Calls are the hook's tool calls.
 	Calls []jujusim.Call
+	// NginxChanged says that the hook changed nginx's config or started or
+	// stopped it (runners that simulate the container; the packed charms
+	// run without one).
+	NginxChanged bool
 }
 
 // Runner runs one hook of the charm against m (which it updates as Juju
@@ -74,12 +78,14 @@ type Product struct {
 
 var Products = []Product{
 	{Charm: "tempo-coordinator-k8s", Cluster: "tempo-cluster", ConfigKey: "worker_config",
-		Roles:   []string{"all", "all", "querier", "query-frontend", "ingester", "distributor", "compactor", "metrics-generator", "querier,query-frontend", "ingester,distributor,compactor", "bogus", ""},
-		Others:  []string{"tracing", "send-remote-write", "grafana-source", "catalogue", "metrics-endpoint"},
+		Roles: []string{"all", "all", "querier", "query-frontend", "ingester", "distributor", "compactor", "metrics-generator", "querier,query-frontend", "ingester,distributor,compactor", "bogus", ""},
+		Others: []string{"tracing", "send-remote-write", "grafana-source", "catalogue", "metrics-endpoint", "ingress", "logging",
+			"self-charm-tracing", "self-workload-tracing", "receive-datasource", "profiling-endpoint", "grafana-dashboard", "tempo-api", "probes"},
 		Options: []map[string]any{{"retention-period": 720}, {"retention-period": "forever"}, {"always_enable_zipkin": true}, {"always_enable_zipkin": false}}},
 	{Charm: "pyroscope-coordinator-k8s", Cluster: "pyroscope-cluster", ConfigKey: "config",
-		Roles:   []string{"all", "all", "querier", "query-frontend", "query-scheduler", "store-gateway", "ingester,distributor", "compactor,tenant-settings,ad-hoc-profiles", "querier,query-frontend,query-scheduler,store-gateway", "bogus", ""},
-		Others:  []string{"profiling", "grafana-source", "catalogue", "metrics-endpoint"},
+		Roles: []string{"all", "all", "querier", "query-frontend", "query-scheduler", "store-gateway", "ingester,distributor", "compactor,tenant-settings,ad-hoc-profiles", "querier,query-frontend,query-scheduler,store-gateway", "bogus", ""},
+		Others: []string{"profiling", "grafana-source", "catalogue", "metrics-endpoint", "ingress", "logging",
+			"charm-tracing", "workload-tracing", "send-datasource", "profiling-endpoint", "grafana-dashboard"},
 		Options: []map[string]any{{"retention_period": "720h"}, {"retention_period": "forever"}, {"deletion_delay": "2h"}}},
 }
 
@@ -91,8 +97,16 @@ func Draw(seed int64, hooks int, p Product) []Event {
 		app := fmt.Sprintf("w%d", r.IntN(5))
 		var e Event
 		switch k := r.IntN(100); {
+		case k < 12:
+			// Half of the new workers run every role, so that most
+			// histories reach a complete cluster and publish.
+			role := "all"
+			if r.IntN(2) == 0 {
+				role = p.Roles[r.IntN(len(p.Roles))]
+			}
+			e = Event{Kind: "add-worker", App: app, Role: role, N: 1 + r.IntN(3)}
 		case k < 18:
-			e = Event{Kind: "add-worker", App: app, Role: p.Roles[r.IntN(len(p.Roles))], N: 1 + r.IntN(3)}
+			e = Event{Kind: "change-unit", App: app, N: r.IntN(8)}
 		case k < 26:
 			e = Event{Kind: "add-unit", App: app, N: r.IntN(8)}
 		case k < 32:
@@ -162,6 +176,12 @@ type history struct {
 // simulates the nginx container its Pebble boot id ("" while down).
 const NginxEnv = "HISTORY_NGINX_BOOT"
 
+// ScratchEnv is set in a hook's options.Env when the model is a throwaway
+// copy of the history's unit (the cache check): a runner that simulates the
+// nginx container runs the hook on a copy of the container of the last
+// model it ran that was not a copy, and leaves that container as it was.
+const ScratchEnv = "HISTORY_SCRATCH"
+
 // Failure is a broken invariant.
 type Failure struct {
 	step int
@@ -186,6 +206,9 @@ func (h *history) run(events []Event) *Failure {
 		h.lg = append(h.lg, fmt.Sprintf("%2d %-60s %s -> %s: %s", i, ev, name, m.UnitStatus.Status, m.UnitStatus.Message))
 		if msg := h.check(name, res, before); msg != "" {
 			return &Failure{i, msg}
+		}
+		if msg := h.checkCache(); msg != "" {
+			return &Failure{i, fmt.Sprintf("after %s: %s", name, msg)}
 		}
 		// The same hook again writes nothing (leader-elected rewrites by
 		// design; a broken relation is gone).
@@ -263,6 +286,34 @@ func otherData(endpoint string, variant int) (app map[string]string, unit map[st
 	case "send-remote-write":
 		url := []string{"http://prom.test-model.svc.cluster.local:9090/api/v1/write", "http://prom-1:9090/w", "javascript:x"}[variant]
 		return map[string]string{}, map[string]string{"remote_write": jsonText(map[string]string{"url": url})}
+	case "ingress": // Traefik's traefik_route
+		host := []string{"traefik.example.com", "10.0.0.9", "x y;}"}[variant]
+		scheme := []string{"http", "https", "gopher"}[variant]
+		return map[string]string{"external_host": host, "scheme": scheme}, map[string]string{}
+	case "logging": // Loki's loki_push_api
+		url := []string{"http://loki-0.loki-endpoints.test-model.svc.cluster.local:3100/loki/api/v1/push", "https://loki.example.com/loki/api/v1/push", "javascript:x"}[variant]
+		return map[string]string{}, map[string]string{"endpoint": jsonText(map[string]string{"url": url})}
+	case "self-charm-tracing", "self-workload-tracing", "charm-tracing", "workload-tracing": // Tempo's tracing provider
+		receivers := []any{
+			[]map[string]any{{"protocol": map[string]string{"name": "otlp_http", "type": "http"}, "url": "http://tempo.test-model.svc.cluster.local:4318"}},
+			[]map[string]any{{"protocol": map[string]string{"name": "jaeger_thrift_http", "type": "http"}, "url": "http://tempo.test-model.svc.cluster.local:14268"},
+				{"protocol": map[string]string{"name": "otlp_http", "type": "http"}, "url": "https://tempo.example.com:4318"}},
+			"not a list",
+		}[variant]
+		return map[string]string{"receivers": jsonText(receivers)}, map[string]string{}
+	case "receive-datasource", "send-datasource": // grafana_datasource_exchange
+		ds := []string{jsonText([]map[string]string{{"type": "prometheus", "uid": "prom-1", "grafana_uid": "grafana-1"}}),
+			jsonText([]map[string]string{{"type": "loki", "uid": "loki-1", "grafana_uid": "grafana-1"}, {"type": "prometheus", "uid": "prom-2", "grafana_uid": "grafana-1"}}),
+			"{bad"}[variant]
+		return map[string]string{"datasources": ds}, map[string]string{}
+	case "grafana-source": // Grafana names the datasources it made of ours
+		switch variant {
+		case 0:
+			return map[string]string{"grafana_uid": "grafana-1", "datasource_uids": jsonText(map[string]string{"u/0": "ds-1"})}, map[string]string{}
+		case 1:
+			return map[string]string{"grafana_uid": "grafana-1", "app_datasource_uid": "ds-app"}, map[string]string{}
+		}
+		return map[string]string{"grafana_uid": "bad uid!", "datasource_uids": "[1]"}, map[string]string{}
 	}
 	return map[string]string{}, map[string]string{}
 }
@@ -295,6 +346,17 @@ func (h *history) apply(ev Event) (string, jujusim.HookOptions, bool) {
 		unit := fmt.Sprintf("%s/%d", ev.App, i)
 		r.AddUnit(unit, unitData(ev.App, i, ev.N))
 		return h.p.Cluster + "-relation-joined", jujusim.HookOptions{Relation: r, RemoteUnit: unit}, true
+	case "change-unit":
+		// A unit publishes another address (variant N, as add-unit).
+		r := h.worker(ev.App)
+		if r == nil || len(r.RemoteUnits) == 0 {
+			return "", jujusim.HookOptions{}, false
+		}
+		unit := slices.Min(slices.Collect(maps.Keys(r.RemoteUnits)))
+		var i int
+		fmt.Sscanf(unit[strings.LastIndex(unit, "/")+1:], "%d", &i)
+		r.RemoteUnits[unit] = unitData(ev.App, i, ev.N)
+		return h.p.Cluster + "-relation-changed", jujusim.HookOptions{Relation: r, RemoteUnit: unit}, true
 	case "remove-unit":
 		r := h.worker(ev.App)
 		if r == nil || len(r.RemoteUnits) == 0 {
@@ -367,7 +429,7 @@ func (h *history) apply(ev Event) (string, jujusim.HookOptions, bool) {
 			r.RemoveUnit(u)
 		}
 		for i := 1; i <= ev.N; i++ {
-			r.AddUnit(fmt.Sprintf("%s/%d", app, i), map[string]string{"hostname": fmt.Sprintf("%s-%d.%s-endpoints.test-model.svc.cluster.local", app, i, app)})
+			r.AddUnit(fmt.Sprintf("%s/%d", app, i), map[string]string{"fqdn": jsonText(fmt.Sprintf("%s-%d.%s-endpoints.test-model.svc.cluster.local", app, i, app))})
 		}
 		return "peers-relation-changed", jujusim.HookOptions{Relation: r}, true
 	case "pebble-restart":
@@ -455,20 +517,95 @@ func (h *history) check(name string, res Result, before modelSnapshot) string {
 	return ""
 }
 
+// checkCache checks the unit's observation cache (internal/charm/obscache.go:
+// what the charm last read of every remote databag, kept in the unit state
+// so that a relation hook reads only what it is about) against a full read
+// of the model. On a copy of the model, upgrade-charm, which reads every
+// databag, must change nothing: no databag, status or port, no unit state
+// but the time of the last full read in the cache's meta record, and not
+// nginx. A cache entry that differs from the model shows as that entry
+// rewritten by the full read, and, where it mattered, as another config.
+func (h *history) checkCache() string {
+	c, err := copyModel(h.m)
+	if err != nil {
+		return err.Error()
+	}
+	opts := h.withEnv(jujusim.HookOptions{})
+	opts.Env[ScratchEnv] = "1"
+	res, err := h.runner(c, "upgrade-charm", opts)
+	if err != nil {
+		return fmt.Sprintf("cache check: harness: %v", err)
+	}
+	if res.ExitCode != 0 {
+		return fmt.Sprintf("cache check: upgrade-charm on a copy of the model exited %d: %s", res.ExitCode, res.Stderr)
+	}
+	var diffs []string
+	for _, w := range writes(res) {
+		if !strings.HasPrefix(w, "state-") { // compared below, key by key
+			diffs = append(diffs, w)
+		}
+	}
+	if res.NginxChanged {
+		diffs = append(diffs, "nginx reloaded")
+	}
+	cached, full := withoutReadTime(h.m.State), withoutReadTime(c.State)
+	keys := slices.Sorted(maps.Keys(cached))
+	for k := range full {
+		if _, ok := cached[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		if cached[k] != full[k] {
+			diffs = append(diffs, fmt.Sprintf("state %s: cached %.300q, full read %.300q", k, cached[k], full[k]))
+		}
+	}
+	if len(diffs) > 0 {
+		// The S3 databag is cached too: keep its secret out of the report.
+		return strings.ReplaceAll("the observation cache differs from a full read (upgrade-charm on a copy of the model changes it): "+
+			strings.Join(diffs, "; "), Secret, "<S3 secret>")
+	}
+	return ""
+}
+
+// cacheMeta is the observation cache's meta record in the unit state:
+// "<format> <digest> <unix time of the last full read>".
+const cacheMeta = "obs"
+
+// withoutReadTime is the unit state with the time of the last full read
+// left out of the cache's meta record: a full read renews it.
+func withoutReadTime(state map[string]string) map[string]string {
+	out := maps.Clone(state)
+	if f := strings.Fields(out[cacheMeta]); len(f) == 3 {
+		out[cacheMeta] = f[0] + " " + f[1]
+	}
+	return out
+}
+
+// copyModel returns a deep copy of m without the records of past hooks.
+func copyModel(m *jujusim.Model) (*jujusim.Model, error) {
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	c := &jujusim.Model{}
+	if err := json.Unmarshal(raw, c); err != nil {
+		return nil, err
+	}
+	c.Calls, c.Logs, c.StatusHistory = nil, nil, nil
+	return c, nil
+}
+
 // fresh checks history independence: a fresh unit given the final model
 // (the remote data, config and leadership; nothing it wrote itself)
 // computes in one hook the same databags, status and ports.
 func (h *history) fresh() *Failure {
 	m := h.m
-	raw, err := json.Marshal(m)
+	f, err := copyModel(m)
 	if err != nil {
 		return &Failure{-1, err.Error()}
 	}
-	f := &jujusim.Model{}
-	if err := json.Unmarshal(raw, f); err != nil {
-		return &Failure{-1, err.Error()}
-	}
-	f.State, f.OpenedPorts, f.Calls, f.Logs, f.StatusHistory = map[string]string{}, nil, nil, nil, nil
+	f.State, f.OpenedPorts = map[string]string{}, nil
 	f.UnitStatus = jujusim.Status{}
 	for _, r := range f.Relations {
 		r.LocalAppData, r.LocalUnitData = map[string]string{}, map[string]string{}
@@ -546,7 +683,8 @@ func Shrink(t *testing.T, run Runner, seed int64, events []Event, failure *Failu
 // histories of relation, config, leadership and upgrade events and checks,
 // after every hook: exit 0; no secret in a log or the status; no app data
 // written by a non-leader; no config published without S3; one config for
-// every worker; the same hook again writes nothing. At the end of each
+// every worker; the observation cache equals a full read (checkCache); the
+// same hook again writes nothing. At the end of each
 // history, a fresh unit given the final model computes the same status,
 // ports and databags in one hook (history independence). A failure prints
 // the seed, the history and a shrunk reproduction. only >= 0 runs that
