@@ -5,10 +5,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"flag"
 	"fmt"
+	"math/big"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -35,8 +38,11 @@ type hostile struct {
 	Role1, Addr1, Addr2, Topology, Role2, Addr3                            string
 	S3Endpoint, Bucket, AccessKey, SecretKey, Region, URIStyle, CA, Config string
 	AppData, UnitData                                                      string
-	// PrivateKey is the unit\'s TLS key as read from its secret.
+	// PrivateKey is the unit's TLS key as read from its secret.
 	PrivateKey string
+	// CSR is the certificate request the unit last published (with the
+	// provider's "certificates" in AppData, the certificate it serves).
+	CSR string
 }
 
 // observed builds the coordinator's view: two worker applications, an S3
@@ -85,7 +91,7 @@ func (h hostile) observed(p *coordinator.Product) *coordinator.Observed {
 	if h.NginxUp {
 		o.Nginx = &coordinator.NginxFacts{Version: h.Version, Resolver: h.Resolver, IPv6: h.IPv6}
 	}
-	o.TLS.PrivateKey = h.PrivateKey
+	o.TLS.PrivateKey, o.TLS.CSR = h.PrivateKey, h.CSR
 	o.Now = time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
 	return o
 }
@@ -146,11 +152,13 @@ func hostileSeeds(p *coordinator.Product) []hostile {
 		"fqdn":         jsv("tempo-1.tempo-endpoints.m.svc.cluster.local"),
 		"remote_write": `{"url": "http://prom.m.svc.cluster.local:9090/api/v1/write"}`,
 	})
+	served := integrations
+	served.CSR, served.AppData = servedCertificate(p, served, key)
 	hostileKey := integrations
 	hostileKey.PrivateKey = "-----BEGIN PRIVATE KEY-----\n" + props.Marker + "\n-----END PRIVATE KEY-----\n"
 	partial := good
 	partial.NginxUp, partial.Leader, partial.SecretKey, partial.Role2 = false, false, "", ""
-	seeds := []hostile{good, evil, unicode, partial, integrations, hostileKey}
+	seeds := []hostile{good, evil, unicode, partial, integrations, hostileKey, served}
 	if p.Name == "pyroscope" {
 		for i := range seeds {
 			seeds[i].Role2 = jsv("querier,query-frontend")
@@ -159,15 +167,63 @@ func hostileSeeds(p *coordinator.Product) []hostile {
 	return seeds
 }
 
+// servedCertificate returns, for a model like h whose unit key is key, the
+// unit's certificate request for its names and the provider's app data
+// answering it with a certificate signed by a test CA: the seed from which
+// the fuzzer explores TLS (nginx's TLS listeners, the workers' TLS config,
+// the certificates relation's data).
+func servedCertificate(p *coordinator.Product, h hostile, key *ecdsa.PrivateKey) (csrPEM, appData string) {
+	o := h.observed(p)
+	tmpl := &x509.CertificateRequest{Subject: pkix.Name{CommonName: o.App}, DNSNames: []string{o.AppFQDN, o.UnitFQDN}}
+	for _, raw := range []string{h.Addr1, h.Addr2, h.Addr3} {
+		var addr string
+		_ = json.Unmarshal([]byte(raw), &addr)
+		if ip := net.ParseIP(addr); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, addr)
+		}
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
+	if err != nil {
+		panic(err)
+	}
+	csrPEM = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	notBefore := o.Now.Add(-time.Hour)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fuzz CA"}, IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: notBefore, NotAfter: notBefore.Add(10 * 24 * time.Hour)}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		panic(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: tmpl.Subject, DNSNames: tmpl.DNSNames, IPAddresses: tmpl.IPAddresses,
+		NotBefore: notBefore, NotAfter: notBefore.Add(10 * 24 * time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
+	if err != nil {
+		panic(err)
+	}
+	caPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
+	var app map[string]string
+	_ = json.Unmarshal([]byte(h.AppData), &app)
+	app["certificates"] = jsv([]map[string]string{{"ca": caPEM, "certificate_signing_request": csrPEM,
+		"certificate": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER})), "chain": jsv([]string{caPEM})}})
+	return csrPEM, jsv(app)
+}
+
 func fuzzReconcile(f *testing.F, p *coordinator.Product) {
 	for _, h := range hostileSeeds(p) {
 		f.Add(h.Leader, h.NginxUp, h.IPv6, h.Version, h.Resolver, h.Role1, h.Addr1, h.Addr2, h.Topology, h.Role2, h.Addr3,
-			h.S3Endpoint, h.Bucket, h.AccessKey, h.SecretKey, h.Region, h.URIStyle, h.CA, h.Config, h.AppData, h.UnitData, h.PrivateKey)
+			h.S3Endpoint, h.Bucket, h.AccessKey, h.SecretKey, h.Region, h.URIStyle, h.CA, h.Config, h.AppData, h.UnitData, h.PrivateKey, h.CSR)
 	}
 	f.Fuzz(func(t *testing.T, leader, nginxUp, ipv6 bool, version, resolver, role1, addr1, addr2, topo, role2, addr3,
-		s3Endpoint, bucket, accessKey, secretKey, region, uriStyle, ca, config, appData, unitData, privateKey string) {
+		s3Endpoint, bucket, accessKey, secretKey, region, uriStyle, ca, config, appData, unitData, privateKey, csr string) {
 		h := hostile{leader, nginxUp, ipv6, version, resolver, role1, addr1, addr2, topo, role2, addr3,
-			s3Endpoint, bucket, accessKey, secretKey, region, uriStyle, ca, config, appData, unitData, privateKey}
+			s3Endpoint, bucket, accessKey, secretKey, region, uriStyle, ca, config, appData, unitData, privateKey, csr}
 		checkReconcile(t, p, h)
 	})
 }
@@ -180,7 +236,12 @@ func FuzzReconcilePyroscope(f *testing.F) { fuzzReconcile(f, pyroscope.Product()
 
 func checkReconcile(t *testing.T, p *coordinator.Product, h hostile) {
 	o := h.observed(p)
+	// A hook has minutes; Reconcile on any input must take far less. A
+	// panic in another goroutine ends the fuzz worker, which records the
+	// input.
+	watchdog := time.AfterFunc(10*time.Second, func() { panic("Reconcile took more than 10s on this input") })
 	d := coordinator.Reconcile(p, o)
+	watchdog.Stop()
 
 	// Pure: the same model gives the same answer.
 	again := coordinator.Reconcile(p, h.observed(p))
@@ -357,6 +418,11 @@ func TestFuzzSeedsReachTheRenderers(t *testing.T) {
 		d := coordinator.Reconcile(p, h.observed(p))
 		if d.WorkerConfig == nil || d.Nginx == nil || !strings.Contains(string(d.Nginx.Config), "server 10.1.0.7:") {
 			t.Fatalf("%s: the good seed publishes nothing: %v", p.Name, d.Statuses)
+		}
+		tls := hostileSeeds(p)[6]
+		if d := coordinator.Reconcile(p, tls.observed(p)); d.TLS == nil || d.TLS.Served == "" || d.TLS.NewCSR != nil ||
+			d.Nginx == nil || !strings.Contains(string(d.Nginx.Config), " ssl") {
+			t.Fatalf("%s: the TLS seed serves no certificate: %v %+v", p.Name, d.Statuses, d.TLS)
 		}
 		if _, err := exec.LookPath("nginx"); err == nil && !testing.Short() {
 			before := nginxTChecked
