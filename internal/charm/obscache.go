@@ -76,6 +76,7 @@ const (
 	// reads on update-status.
 	ResyncOption  = "observation-resync-minutes"
 	defaultResync = 60 * time.Minute
+	resyncReason  = "periodic resync"
 )
 
 // cachedApp is a remote application's cache entry.
@@ -162,7 +163,7 @@ func (c *Charm) fullReadReason(hc *juju.Context, cache *obsCache, config map[str
 	case hc.Kind == juju.Hook && (hc.Name == "upgrade-charm" || hc.Name == "leader-elected"):
 		return hc.Name
 	case hc.Kind == juju.Hook && hc.Name == "update-status" && !c.now().Before(cache.lastFull.Add(c.resyncInterval(config))):
-		return "periodic resync"
+		return resyncReason
 	}
 	return ""
 }
@@ -274,8 +275,12 @@ func (c *Charm) saveCache(ctx context.Context, o *observation, newState map[stri
 	}
 	maps.Copy(newState, entries)
 	digest, _ := digestOf(entries)
+	// The read time schedules the periodic resync: it is renewed by that
+	// resync and by a read that replaces an unusable cache, not by the
+	// full reads of upgrade-charm or leader-elected, so that such a hook
+	// repeated with nothing changed writes nothing.
 	lastFull := o.cache.lastFull
-	if o.fullRead != "" {
+	if o.fullRead == resyncReason || o.fullRead != "" && !o.cache.valid {
 		lastFull = c.now()
 	}
 	newState[stateCacheMeta] = cacheFormat + " " + digest + " " + strconv.FormatInt(lastFull.Unix(), 10)
