@@ -3,11 +3,13 @@ package charm
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"maps"
 	"net/url"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/tempo-coordinator/coordinator/internal/jujusim"
 	"github.com/tempo-coordinator/coordinator/internal/products"
 	"github.com/tempo-coordinator/coordinator/internal/testenv/history"
+	"github.com/tempo-coordinator/coordinator/internal/testenv/prereq"
 	"github.com/tempo-coordinator/coordinator/internal/testenv/props"
 )
 
@@ -49,6 +52,38 @@ type historyNginx struct {
 	workers []string
 	// changed says that a hook changed nginx's config or running state.
 	changed bool
+	nginxT  *nginxT
+}
+
+// nginxT runs Debian's nginx -t once on every distinct config the
+// histories render (props.NginxT); not under -short, and without nginx
+// only under SANDBOX_REQUIRED=1, where a missing nginx fails.
+type nginxT struct {
+	t       *testing.T
+	bin     string
+	checked map[[32]byte]bool
+}
+
+func newNginxT(t *testing.T) *nginxT {
+	n := &nginxT{t: t, checked: map[[32]byte]bool{}}
+	if testing.Short() {
+		return n
+	}
+	bin, err := exec.LookPath("nginx")
+	if err != nil && prereq.Strict() {
+		t.Fatal("SANDBOX_REQUIRED=1: nginx is not installed (make system-deps)")
+	}
+	n.bin = bin
+	return n
+}
+
+func (n *nginxT) check(config []byte) error {
+	sum := sha256.Sum256(config)
+	if n.bin == "" || n.checked[sum] {
+		return nil
+	}
+	n.checked[sum] = true
+	return props.NginxT(n.bin, n.t.TempDir(), config)
 }
 
 // copy returns a container in the same state that shares nothing with f.
@@ -65,6 +100,9 @@ func (f *historyNginx) NginxFacts(context.Context) (coordinator.NginxFacts, erro
 func (f *historyNginx) ApplyNginx(ctx context.Context, config []byte, run bool, port int, files map[string][]byte, tls bool) (NginxResult, error) {
 	if err := props.CheckNginx(config, f.workers); err != nil {
 		return NginxResult{}, fmt.Errorf("HISTORY: the charm rendered a bad nginx.conf: %w\n%s", err, config)
+	}
+	if err := f.nginxT.check(config); err != nil {
+		return NginxResult{}, fmt.Errorf("HISTORY: %w\n%s", err, config)
 	}
 	before, wasRunning := string(f.config), f.running
 	res, err := f.fakeNginx.ApplyNginx(ctx, config, run, port, files, tls)
@@ -112,13 +150,14 @@ func workerAddresses(m *jujusim.Model) []string {
 func inProcessRunner(t *testing.T) history.Runner {
 	containers := map[*jujusim.Model]*historyNginx{}
 	var last *historyNginx // the container of the last model that was not a copy
+	check := newNginxT(t)
 	return func(m *jujusim.Model, hook string, opts jujusim.HookOptions) (history.Result, error) {
 		ctr := containers[m]
 		switch {
 		case opts.Env[history.ScratchEnv] != "" && last != nil:
 			ctr = last.copy()
 		case ctr == nil:
-			ctr = &historyNginx{}
+			ctr = &historyNginx{nginxT: check}
 			containers[m] = ctr
 			last = ctr
 		default:

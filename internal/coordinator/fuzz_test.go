@@ -13,11 +13,8 @@ import (
 	"math/big"
 	"net"
 	"net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -358,15 +355,11 @@ func dump(d *coordinator.Desired) string {
 
 var nginxTRuns, nginxTChecked int
 
-// upstreamServerRE matches an upstream server line of nginx.conf.
-var upstreamServerRE = regexp.MustCompile(`(?m)^(\s*server )\S+:(\d+)( resolve)?;$`)
-
 // sampleNginxT runs Debian's nginx -t on some rendered configs: every seed
 // when the targets run as tests, one input in 2000 while fuzzing, when the
-// config was rendered for an nginx no newer than Debian's 1.22. Upstream
-// names are pointed at 127.0.0.1 (CheckNginx checked them; nginx would
-// have to resolve them), the pid file and TLS files are left out. Not
-// under -short; with SANDBOX_REQUIRED=1 a missing nginx fails.
+// config was rendered for an nginx no newer than Debian's 1.22 (see
+// props.NginxT). Not under -short; with SANDBOX_REQUIRED=1 a missing nginx
+// fails.
 func sampleNginxT(t *testing.T, conf []byte, version string) {
 	fuzzing := flag.Lookup("test.fuzz") != nil && flag.Lookup("test.fuzz").Value.String() != ""
 	nginxTRuns++
@@ -383,28 +376,8 @@ func sampleNginxT(t *testing.T, conf []byte, version string) {
 		}
 		return
 	}
-	dir := t.TempDir()
-	text := upstreamServerRE.ReplaceAllString(string(conf), "${1}127.0.0.1:${2};")
-	var b strings.Builder
-	for _, line := range strings.SplitAfter(text, "\n") {
-		trimmed := strings.TrimSpace(line)
-		switch {
-		case strings.HasPrefix(trimmed, "pid "):
-			fmt.Fprintf(&b, "pid %s;\n", filepath.Join(dir, "nginx.pid"))
-		case strings.HasPrefix(trimmed, "ssl_certificate"):
-			// The TLS files are not here; the syntax is what is tested.
-		case strings.HasPrefix(trimmed, "listen ") && strings.Contains(trimmed, " ssl"):
-			b.WriteString(strings.Replace(line, " ssl", "", 1))
-		default:
-			b.WriteString(line)
-		}
-	}
-	path := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(bin, "-t", "-q", "-p", dir, "-c", path).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t rejects the rendered config: %v\n%s\n%s", err, out, conf)
+	if err := props.NginxT(bin, t.TempDir(), conf); err != nil {
+		t.Fatalf("%v\n%s", err, conf)
 	}
 	nginxTChecked++
 }
