@@ -306,3 +306,32 @@ func certForOtherKey(t *testing.T) string {
 	}
 	return strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
 }
+
+// TestCertificatesServerNameWhilePending: a worker whose address sorts
+// first joins; until its certificate arrives the workers serve the
+// previous one, which does not hold that address, so their clients must
+// keep verifying peers against a name it does hold.
+func TestCertificatesServerNameWhilePending(t *testing.T) {
+	m := loadTLSMaterial(t)
+	first := coordinator.Reconcile(tempo.Product(), tlsObserved(m, true))
+	o := tlsObserved(m, true)
+	o.TLS.Served = first.TLS.Served
+	rel := &o.Relations["tempo-cluster"][0]
+	rel.Units["tempo-worker/1"] = map[string]string{"address": js("a-first.tempo-worker-endpoints.m.svc.cluster.local"),
+		"juju_topology": topology("tempo-worker", "tempo-worker/1")}
+	d := coordinator.Reconcile(tempo.Product(), o)
+	if d.TLS.NewCSR == nil || d.Input.TLS == nil {
+		t.Fatalf("want a new request while the previous certificate serves: plan %+v", d.TLS)
+	}
+	var cfg string
+	if err := json.Unmarshal([]byte(find(d, "tempo-cluster")[0].Data["worker_config"]), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	want := "tls_server_name: " + unitFQDN("tempo-worker", 0)
+	if n := strings.Count(cfg, "tls_server_name: "); n == 0 || n != strings.Count(cfg, want) {
+		t.Errorf("every tls_server_name must be %q (in the served certificate):\n%s", want, cfg)
+	}
+	if !strings.Contains(cfg, "- a-first.tempo-worker-endpoints.m.svc.cluster.local:7946") {
+		t.Errorf("the new worker is not a member:\n%s", cfg)
+	}
+}

@@ -152,6 +152,13 @@ type TLS struct {
 	KeySecretID string
 }
 
+// Covers reports whether the server certificate is valid for host (a
+// DNS name or an IP address among its SANs).
+func (t *TLS) Covers(host string) bool {
+	cert := parseCertificate(t.ServerCert)
+	return cert != nil && cert.VerifyHostname(host) == nil
+}
+
 // DatabagWrite is the complete content this charm wants in one of its own
 // databags (the app databag for the leader, else the unit databag).
 type DatabagWrite struct {

@@ -81,9 +81,20 @@ func RenderConfig(in *coordinator.RenderInput, retentionHours int, remoteWrite [
 	}
 
 	if tlsOn {
+		// The workers' clients verify every peer against one name; all
+		// workers serve the same certificate, so any name it holds works.
+		// The first worker address it holds, then: while a new certificate
+		// is pending (a worker joined) the one served does not hold the
+		// new worker's address, and that address may sort first.
 		serverName := ""
 		if len(addresses) > 0 {
 			serverName = addresses[0]
+		}
+		for _, a := range addresses {
+			if in.TLS.Covers(a) {
+				serverName = a
+				break
+			}
 		}
 		clientTLS := func() tree {
 			return tree{
