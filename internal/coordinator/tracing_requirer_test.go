@@ -101,6 +101,28 @@ func tracingScenarios() []engineScenario {
 				t.Errorf("until the provider answers, workloads trace into their own Tempo: %v", c["workload_tracing_receivers"])
 			}
 		}},
+		{"self-tracing-answered", func() *coordinator.Observed {
+			return observed(mono, withS3(map[string][]coordinator.Relation{
+				tempo.CharmTracingEndpoint:    {selfTracing(tempo.CharmTracingEndpoint, 30, remoteTempo)},
+				tempo.WorkloadTracingEndpoint: {selfTracing(tempo.WorkloadTracingEndpoint, 31, remoteTempo)},
+			}))
+		}, func(t *testing.T, d *coordinator.Desired) {
+			c := find(d, "tempo-cluster")[0].Data
+			for key, want := range map[string]string{
+				"charm_tracing_receivers":    `{"otlp_http":"http://tempo.m.svc.cluster.local:3300/proxy/charm-tracing/otlp_http/"}`,
+				"workload_tracing_receivers": `{"otlp_http":"http://tempo.m.svc.cluster.local:3300/proxy/workload-tracing/otlp_http/"}`,
+			} {
+				if c[key] != want {
+					t.Errorf("%s = %s, want %s (through the proxy)", key, c[key], want)
+				}
+			}
+			conf := string(d.Nginx.Config)
+			for _, want := range []string{"location /proxy/charm-tracing/otlp_http/ {", "location /proxy/workload-tracing/otlp_http/ {"} {
+				if !strings.Contains(conf, want) {
+					t.Errorf("nginx.conf lacks %q", want)
+				}
+			}
+		}},
 		{"self-tracing-hostile", func() *coordinator.Observed {
 			return observed(mono, withS3(map[string][]coordinator.Relation{
 				tempo.CharmTracingEndpoint:    {selfTracing(tempo.CharmTracingEndpoint, 30, `[{"protocol":{"name":"otlp_http"},"url":"http://x;} server {/"}]`)},

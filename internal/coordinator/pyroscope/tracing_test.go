@@ -1,6 +1,10 @@
 package pyroscope
 
 import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
@@ -37,6 +41,19 @@ func TestTracingRequirers(t *testing.T) {
 	if got, want := c["workload_tracing_receivers"], `{"jaeger_thrift_http":"http://tempo.cos.svc.cluster.local:14268"}`; got != want {
 		t.Errorf("workload_tracing_receivers = %s, want %s", got, want)
 	}
+	var b strings.Builder
+	for _, w := range d.Databags {
+		if w.Endpoint != CharmTracingEndpoint && w.Endpoint != WorkloadTracingEndpoint && w.Endpoint != ClusterEndpoint {
+			continue
+		}
+		fmt.Fprintf(&b, "%s:%d app=%v\n", w.Endpoint, w.RelationID, w.App)
+		for _, k := range slices.Sorted(maps.Keys(w.Data)) {
+			if strings.HasSuffix(k, "_tracing_receivers") || k == "receivers" {
+				fmt.Fprintf(&b, "  %s: %s\n", k, w.Data[k])
+			}
+		}
+	}
+	checkGolden(t, "tracing-databags.txt", []byte(b.String()))
 	requests := map[string]string{}
 	for _, w := range d.Databags {
 		if w.Endpoint == CharmTracingEndpoint || w.Endpoint == WorkloadTracingEndpoint {
