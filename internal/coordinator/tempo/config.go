@@ -44,9 +44,14 @@ func RenderConfig(in *coordinator.RenderInput, retentionHours int, remoteWrite [
 			"receivers": receiversConfig(tlsOn),
 			"ring":      coordinator.MemberlistRing(),
 		},
+		// The ingester cuts its head block at Tempo's own max_block_bytes
+		// (500 MiB, modules/ingester/config.go) or after
+		// max_block_duration. The reference's max_block_bytes: 100 cut a
+		// block at every flush check (10s) that found a trace: under a
+		// steady trickle, 8640 blocks a day per ingester, each several
+		// S3 objects for the compactor to merge again.
 		"ingester": tree{
 			"trace_idle_period":  "10s",
-			"max_block_bytes":    100,
 			"max_block_duration": "30m",
 			"lifecycler":         tree{"ring": ingesterRing},
 		},
