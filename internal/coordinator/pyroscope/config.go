@@ -55,6 +55,14 @@ func RenderConfig(in *coordinator.RenderInput, opts Options) ([]byte, error) {
 			"s3":      s3Config(in.S3),
 		},
 	}
+	// With Parca related, Parca takes the workers' CPU profiles
+	// (/debug/pprof/profile). A worker with role all otherwise pushes
+	// profiles of itself to itself with the Go SDK, whose CPU profiler
+	// then holds Go's only one: Parca's scrape would get a 500 ("cpu
+	// profiling already in use"). Without Parca, the self-profiling stays.
+	if len(in.Relations[coordinator.ParcaScrapeEndpoint]) > 0 {
+		cfg["self_profiling"] = tree{"disable_push": true}
+	}
 	// Behind an ingress that routes a path prefix, the UI must build its
 	// links under that prefix.
 	if base := coordinator.IngressPath(in); base != "" {

@@ -84,7 +84,15 @@ func configCases() []configCase {
 			"storage.s3.region":                              absent{},
 			"storage.s3.bucket_lookup_type":                  absent{},
 			"api":                                            absent{},
+			"self_profiling":                                 absent{},
 		}},
+		// Parca scrapes the workers: self-profiling would hold the CPU profiler.
+		{name: "parca", workers: monolith,
+			tweak: func(in *coordinator.RenderInput) {
+				in.Relations[coordinator.ParcaScrapeEndpoint] = []coordinator.Relation{{ID: 21,
+					Endpoint: coordinator.ParcaScrapeEndpoint, RemoteApp: "parca"}}
+			},
+			expect: map[string]any{"self_profiling.disable_push": true}},
 		{name: "distributed", workers: perRole, expect: map[string]any{
 			"memberlist.join_members": []any{
 				memberOf("pyro-ad-hoc-profiles", 0), memberOf("pyro-compactor", 0), memberOf("pyro-distributor", 0),
