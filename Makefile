@@ -9,7 +9,7 @@ WORKLOAD_BIN ?= $(HOME)/.cache/coordinator-workloads/bin
 export TEMPO_BIN ?= $(WORKLOAD_BIN)/tempo
 export PYROSCOPE_BIN ?= $(WORKLOAD_BIN)/pyroscope
 
-.PHONY: all build charm test unit fuzz demo e2e bench deps system-deps workloads lint clean
+.PHONY: all build charm test unit fuzz demo e2e bench bench-datapath deps system-deps workloads lint clean
 
 # FUZZTIME bounds each fuzz target in `make test` and `make fuzz` (11 targets:
 # about 3 minutes at 10s). A long run: make fuzz FUZZTIME=1000000x
@@ -72,6 +72,15 @@ bench: build
 	go test -run '^$$' -bench . -benchmem ./internal/coordinator/
 	go test -run '^$$' -bench CharmLogic -benchmem ./bench/
 	bench/run $(BUILD)/dispatch
+
+## bench-datapath: nginx's data path with the rendered config, the pre-change config and direct, in one run
+## (requests/s, spans/s, p50, p99; sink, real Tempo, Pyroscope /ingest), then reloads while workers scale 1→5→1.
+## Load generators: Debian's wrk, and ghz built from its Go module into $(WORKLOAD_BIN). Needs root.
+GHZ_VERSION := v0.120.0
+bench-datapath: system-deps workloads
+	@command -v wrk >/dev/null || { if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
+	@test -x $(WORKLOAD_BIN)/ghz || GOBIN=$(WORKLOAD_BIN) go install github.com/bojand/ghz/cmd/ghz@$(GHZ_VERSION)
+	go run ./bench/datapath -ghz $(WORKLOAD_BIN)/ghz -tempo $(TEMPO_BIN)
 
 clean:
 	rm -rf $(BUILD)
