@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -147,6 +149,20 @@ func workerAddresses(m *jujusim.Model) []string {
 	return out
 }
 
+// assetsDir is where a charm's rule files and dashboards are in the
+// repository (what the packed charm holds under src/).
+func assetsDir(charm string) string {
+	if dir := filepath.Join("..", "..", "charms", charm, "src"); dirExists(dir) {
+		return dir
+	}
+	return filepath.Join("..", "..", "src")
+}
+
+func dirExists(dir string) bool {
+	info, err := os.Stat(dir)
+	return err == nil && info.IsDir()
+}
+
 func inProcessRunner(t *testing.T) history.Runner {
 	containers := map[*jujusim.Model]*historyNginx{}
 	var last *historyNginx // the container of the last model that was not a copy
@@ -180,7 +196,7 @@ func inProcessRunner(t *testing.T) history.Runner {
 			if err != nil {
 				return err
 			}
-			c := &Charm{Product: product, Juju: juju.NewClient(r), Log: &log,
+			c := &Charm{Product: product, Juju: juju.NewClient(r), Log: &log, Assets: DirAssets(assetsDir(m.App() + "-coordinator-k8s")),
 				Connect: func(string) (Container, error) {
 					if boot == "" {
 						return nil, ErrNotReady
