@@ -395,6 +395,9 @@ func (c *coordinator) scrapeWorkers(n *network) int {
 				if strings.HasPrefix(target, "*:") {
 					continue // the coordinator units' exporters, expanded by Prometheus
 				}
+				if c.p.name == "tempo" && (!strings.HasSuffix(target, ":3300") || !strings.HasPrefix(job.Path, "/proxy/worker/")) {
+					c.t.Fatalf("job %s scrapes %s%s, not through the telemetry proxy", job.Name, target, job.Path)
+				}
 				resp, err := client.Get("http://" + target + job.Path)
 				if err != nil {
 					c.t.Fatalf("job %s: scraping %s: %v", job.Name, target, err)
