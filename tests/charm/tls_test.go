@@ -79,6 +79,16 @@ func TestTLSWithRealNginx(t *testing.T) {
 		assert.NotContains(t, leaked, strings.Split(secret.Content["private-key"], "\n")[1])
 	}
 	require.NotEmpty(t, workerCert.Certificate)
+	// The certificate is kept in a unit-owned secret that expires at its
+	// renewal time (secret-add --expire through the tools).
+	certSecret := certificateSecret(e.h.Model)
+	require.NotNil(t, certSecret, "no certificate secret")
+	assert.Equal(t, certPEM, certSecret.Content["certificate"])
+	expire, err := time.Parse(time.RFC3339, certSecret.Expire)
+	require.NoError(t, err, "expiry %q", certSecret.Expire)
+	leaf, err := x509.ParseCertificate(workerCert.Certificate[0])
+	require.NoError(t, err)
+	assert.True(t, expire.After(time.Now()) && expire.Before(leaf.NotAfter), "expires at %s", expire)
 
 	trusting := &tls.Config{RootCAs: provider.CertPool(), ServerName: tempoUnitFQDN}
 	httpsClient := func(cfg *tls.Config) *http.Client {
@@ -141,6 +151,18 @@ func TestTLSWithRealNginx(t *testing.T) {
 	}
 	assert.NotContains(t, w.LocalAppData, "privkey_secret_id")
 	assert.Empty(t, e.h.Model.Secret(secretID).Grants)
+	assert.Nil(t, certificateSecret(e.h.Model), "the certificate's secret removed")
+}
+
+// certificateSecret is the unit's certificate secret (the library's label),
+// nil if none.
+func certificateSecret(m *jujusim.Model) *jujusim.Secret {
+	for _, s := range m.Secrets {
+		if strings.Contains(s.Label, "-certificate-0-certificates-") {
+			return s
+		}
+	}
+	return nil
 }
 
 func must(s string, err error) string {
