@@ -55,7 +55,7 @@ FUZZTIME ?= 10s
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz
 
-## unit: the fast tests only (tests that need a missing binary skip)
+## unit: the fast tests only (-short skips what starts Pebble, nginx, a sandbox, a built or packed charm, Tempo or Pyroscope: make test runs it)
 unit:
 	go test -short ./...
 
