@@ -8,11 +8,12 @@ import (
 
 	"github.com/tempo-coordinator/coordinator/internal/jujusim"
 	"github.com/tempo-coordinator/coordinator/internal/testenv/history"
+	"github.com/tempo-coordinator/coordinator/internal/testenv/prereq"
 )
 
 var (
 	historySeed  = flag.Int64("history.seed", -1, "run only this random-history seed, and log its history")
-	historySeeds = flag.Int("history.seeds", 8, "number of random histories through the packed charms (3 under -short)")
+	historySeeds = flag.Int("history.seeds", 8, "number of random histories through the packed charms")
 	historyHooks = flag.Int("history.hooks", 30, "events per random history")
 )
 
@@ -24,10 +25,8 @@ var (
 //
 //	go test ./tests/charm -run TestRandomHistories -history.seed=N -v
 func TestRandomHistories(t *testing.T) {
+	prereq.Heavy(t) // before the subtests: they pack the charm with this t
 	seeds := *historySeeds
-	if testing.Short() {
-		seeds = min(seeds, 3)
-	}
 	harnesses := map[*jujusim.Model]*jujusim.Harness{}
 	dirs := map[string]string{}
 	run := func(m *jujusim.Model, hook string, opts jujusim.HookOptions) (history.Result, error) {
