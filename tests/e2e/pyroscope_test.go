@@ -403,8 +403,9 @@ func hasAll(names []string, want ...string) bool {
 }
 
 // TestPyroscopeMonolithic: one `all` worker ingests a profile through
-// nginx's /ingest and another over OTLP/gRPC through nginx's :42424, and
-// answers for both through nginx's query-frontend route.
+// nginx's /ingest and another over OTLP/gRPC through nginx's :42424, then
+// a pprof profile just under 4 MiB through /ingest, and answers for all
+// three through nginx's query-frontend route.
 func TestPyroscopeMonolithic(t *testing.T) {
 	e := newPyroscopeEnv(t)
 	w := e.c.addWorker(e.n, "pyroscope-worker", "all", 1)
@@ -416,9 +417,15 @@ func TestPyroscopeMonolithic(t *testing.T) {
 	found, first := e.readBack("e2eapp")
 	e.pushOTLP("e2eapp-otlp")
 	foundOTLP, firstOTLP := e.readBack("e2eapp-otlp")
-	report(t, "workers=1 profiles=2 ingest: samples sent=%d found ticks=%d (ns) first read-back=%s; otlp-grpc:42424: samples sent=%d found ticks=%d (ns) first read-back=%s; total=%s status=%q",
+	// A profile just under Pyroscope's 4 MiB limit, far over nginx's
+	// 1 MiB default, goes through nginx's /ingest too.
+	large, ticks, function := newLargeProfile(largeProfile)
+	e.pushLarge("e2elarge", large)
+	firstLarge := e.readBackLarge("e2elarge", ticks, function)
+	report(t, "workers=1 profiles=3 ingest: samples sent=%d found ticks=%d (ns) first read-back=%s; otlp-grpc:42424: samples sent=%d found ticks=%d (ns) first read-back=%s; "+
+		"ingest of a %d-byte pprof: read back after %s; total=%s status=%q",
 		profileSamples(), found, first.Round(time.Millisecond), profileSamples(), foundOTLP, firstOTLP.Round(time.Millisecond),
-		time.Since(e.start).Round(time.Second), e.c.status())
+		len(large), firstLarge.Round(time.Millisecond), time.Since(e.start).Round(time.Second), e.c.status())
 }
 
 // pyroscopeRoles are the worker applications of a distributed Pyroscope,

@@ -49,7 +49,9 @@ func RenderConfig(in *coordinator.RenderInput, retentionHours int, remoteWrite [
 		// max_block_duration. The reference's max_block_bytes: 100 cut a
 		// block at every flush check (10s) that found a trace: under a
 		// steady trickle, 8640 blocks a day per ingester, each several
-		// S3 objects for the compactor to merge again.
+		// S3 objects for the compactor to merge again. Measured by
+		// tests/e2e TestTempoBlocks: 1000 spans sent over 36s leave 1
+		// block (4 objects) in S3, 4 blocks (16 objects) with 100.
 		"ingester": tree{
 			"trace_idle_period":  "10s",
 			"max_block_duration": "30m",
