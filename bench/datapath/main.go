@@ -101,6 +101,7 @@ type row struct {
 	rps, p50, p99    float64 // requests/s, milliseconds
 	spans            int     // spans per request (0: not traces)
 	failed           int64
+	detail           string // the failures by kind
 }
 
 func run() error {
@@ -124,6 +125,12 @@ func run() error {
 		return err
 	}
 	defer sb.Close()
+	// The clients' ephemeral ports stay clear of the ports nginx and the
+	// backends listen on (42424 is in Linux's default range): a client
+	// connection left on one would make a reload fail to bind it.
+	if out, err := exec.Command("nsenter", "--net="+sb.NetnsPath(), "sysctl", "-w", "net.ipv4.ip_local_port_range=50000 60999").CombinedOutput(); err != nil {
+		return fmt.Errorf("cannot set the sandbox's ephemeral ports: %v: %s", err, out)
+	}
 	c, err := workload.Connect(sb.SocketPath())
 	if err != nil {
 		return err
@@ -171,7 +178,7 @@ func run() error {
 				return fmt.Errorf("%s %s: %w", workload, col, err)
 			}
 			r.workload, r.column = workload, col
-			fmt.Fprintf(os.Stderr, "%-32s %-10s %8.0f req/s p50 %6.2f ms p99 %6.2f ms failed %d\n", r.workload, r.column, r.rps, r.p50, r.p99, r.failed)
+			fmt.Fprintf(os.Stderr, "%-32s %-10s %8.0f req/s p50 %6.2f ms p99 %6.2f ms failed %d (%s)\n", r.workload, r.column, r.rps, r.p50, r.p99, r.failed, r.detail)
 			rows = append(rows, r)
 		}
 		return nil
@@ -348,9 +355,9 @@ func (b *bench) writeLoadFiles(body []byte) error {
 		}
 		s.WriteString(`function done(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("{\"requests\":%d,\"duration_us\":%d,\"p50_us\":%d,\"p99_us\":%d,\"failed\":%d}\n",
+  io.write(string.format("{\"requests\":%d,\"duration_us\":%d,\"p50_us\":%d,\"p99_us\":%d,\"failed\":%d,\"errors\":\"connect %d, read %d, write %d, status %d, timeout %d\"}\n",
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.status + e.timeout))
+    e.connect + e.read + e.write + e.status + e.timeout, e.connect, e.read, e.write, e.status, e.timeout))
 end
 `)
 		files[name] = []byte(s.String())
@@ -495,11 +502,12 @@ func (b *bench) startSinks() (func(), error) {
 
 // wrkResult is what the Lua done() prints.
 type wrkResult struct {
-	Requests   int64 `json:"requests"`
-	DurationUS int64 `json:"duration_us"`
-	P50US      int64 `json:"p50_us"`
-	P99US      int64 `json:"p99_us"`
-	Failed     int64 `json:"failed"`
+	Requests   int64  `json:"requests"`
+	DurationUS int64  `json:"duration_us"`
+	P50US      int64  `json:"p50_us"`
+	P99US      int64  `json:"p99_us"`
+	Failed     int64  `json:"failed"`
+	Errors     string `json:"errors"`
 }
 
 // inNetns runs a command inside the sandbox's network namespace.
@@ -513,7 +521,7 @@ func (b *bench) wrk(url, script string) (row, error) {
 	if err != nil {
 		return row{}, fmt.Errorf("%w\n%s", err, out)
 	}
-	r := row{rps: float64(res.Requests) / (float64(res.DurationUS) / 1e6), p50: float64(res.P50US) / 1000, p99: float64(res.P99US) / 1000, failed: res.Failed}
+	r := row{rps: float64(res.Requests) / (float64(res.DurationUS) / 1e6), p50: float64(res.P50US) / 1000, p99: float64(res.P99US) / 1000, failed: res.Failed, detail: res.Errors}
 	if strings.HasSuffix(url, "/v1/traces") {
 		r.spans = spansPerReq
 	}
@@ -560,7 +568,7 @@ func (b *bench) ghz(target, data string) (row, error) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		return row{}, fmt.Errorf("ghz output: %w: %.300s", err, out.String())
 	}
-	r := row{rps: rep.Rps, spans: spansPerReq}
+	r := row{rps: rep.Rps, spans: spansPerReq, detail: fmt.Sprint(rep.StatusCodes)}
 	for _, l := range rep.Latencies {
 		switch l.Percentage {
 		case 50:
@@ -569,8 +577,10 @@ func (b *bench) ghz(target, data string) (row, error) {
 			r.p99 = l.Latency / 1e6
 		}
 	}
+	// ghz cancels the calls in flight when the duration ends (at most one
+	// per worker): those are not failures.
 	for code, n := range rep.StatusCodes {
-		if code != "OK" {
+		if code != "OK" && code != "Canceled" {
 			r.failed += n
 		}
 	}
@@ -581,6 +591,7 @@ func (b *bench) ghz(target, data string) (row, error) {
 type scaleResult struct {
 	reloads          int
 	requests, failed int64
+	detail           string
 }
 
 // scaleUnderLoad runs the OTLP/HTTP load through the rendered config
@@ -632,8 +643,8 @@ func (b *bench) scaleUnderLoad() (scaleResult, error) {
 	if got.err != nil {
 		return res, fmt.Errorf("wrk: %w\n%s", got.err, got.out)
 	}
-	res.requests, res.failed = got.r.Requests, got.r.Failed
-	fmt.Fprintf(os.Stderr, "scaling 1→5→1: %d reloads, %d requests, %d failed\n", res.reloads, res.requests, res.failed)
+	res.requests, res.failed, res.detail = got.r.Requests, got.r.Failed, got.r.Errors
+	fmt.Fprintf(os.Stderr, "scaling 1→5→1: %d reloads, %d requests, %d failed (%s)\n", res.reloads, res.requests, res.failed, res.detail)
 	return res, nil
 }
 
@@ -653,13 +664,17 @@ distributor:
       protocols:
         grpc: {endpoint: "%[1]s:4317"}
         http: {endpoint: "%[1]s:4318"}
+  ring: {kvstore: {store: inmemory}, instance_addr: %[1]s}
 ingester:
   lifecycler:
     address: %[1]s
     ring: {kvstore: {store: inmemory}, replication_factor: 1}
   trace_idle_period: 10s
 compactor:
-  ring: {kvstore: {store: inmemory}}
+  ring: {kvstore: {store: inmemory}, instance_addr: %[1]s}
+metrics_generator:
+  ring: {kvstore: {store: inmemory}, instance_addr: %[1]s}
+usage_report: {reporting_enabled: false}
 querier:
   frontend_worker: {frontend_address: "%[1]s:9096"}
 storage:
@@ -733,6 +748,6 @@ func printTable(rows []row, scale scaleResult) {
 		}
 		fmt.Printf("| %s | %s | %.0f | %s | %.2f | %.2f | %d |\n", r.workload, r.column, r.rps, spans, r.p50, r.p99, r.failed)
 	}
-	fmt.Printf("\nReloads while the workers scale 1→5→1 under the OTLP/HTTP sink load (rendered config): %d reloads, %d requests, %d failed.\n",
-		scale.reloads, scale.requests, scale.failed)
+	fmt.Printf("\nReloads while the workers scale 1→5→1 under the OTLP/HTTP sink load (rendered config): %d reloads, %d requests, %d failed (%s).\n",
+		scale.reloads, scale.requests, scale.failed, scale.detail)
 }
