@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -253,6 +255,8 @@ type workerUnit struct {
 	config []byte
 	// held is why the worker charm keeps the workload stopped ("" if not).
 	held string
+	// tlsFiles are the TLS files the running process uses, by path.
+	tlsFiles map[string][]byte
 }
 
 // addWorker relates a new worker application with the role and count
@@ -369,15 +373,17 @@ func jsonString(s string) string {
 
 // scrapeWorkers relates a Prometheus to metrics-endpoint, reads the scrape
 // jobs the coordinator published and scrapes every worker target as
-// Prometheus would: each must answer /metrics in the Prometheus text
-// format. It returns how many targets answered.
-func (c *coordinator) scrapeWorkers(n *network) int {
+// Prometheus would, with the job's scheme (trusting only roots under
+// https; nil: the system's): each must answer /metrics in the Prometheus
+// text format. It returns how many targets answered.
+func (c *coordinator) scrapeWorkers(n *network, roots *x509.CertPool) int {
 	c.t.Helper()
 	rel := c.h.Model.AddRelation("metrics-endpoint", "prometheus", nil, map[string]map[string]string{"prometheus/0": {}})
 	c.hook("metrics-endpoint-relation-joined", jujusim.HookOptions{Relation: rel, RemoteUnit: "prometheus/0"})
 	var jobs []struct {
 		Name          string `json:"job_name"`
 		Path          string `json:"metrics_path"`
+		Scheme        string `json:"scheme"`
 		StaticConfigs []struct {
 			Targets []string `json:"targets"`
 		} `json:"static_configs"`
@@ -388,6 +394,7 @@ func (c *coordinator) scrapeWorkers(n *network) int {
 	// Tempo's targets are its telemetry proxy, at the coordinator's
 	// service name.
 	client := c.serviceClient(n)
+	client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots}
 	scraped := 0
 	for _, job := range jobs {
 		for _, sc := range job.StaticConfigs {
@@ -398,7 +405,11 @@ func (c *coordinator) scrapeWorkers(n *network) int {
 				if c.p.name == "tempo" && (!strings.HasSuffix(target, ":3300") || !strings.HasPrefix(job.Path, "/proxy/worker/")) {
 					c.t.Fatalf("job %s scrapes %s%s, not through the telemetry proxy", job.Name, target, job.Path)
 				}
-				resp, err := client.Get("http://" + target + job.Path)
+				scheme := job.Scheme
+				if scheme == "" {
+					scheme = "http"
+				}
+				resp, err := client.Get(scheme + "://" + target + job.Path)
 				if err != nil {
 					c.t.Fatalf("job %s: scraping %s: %v", job.Name, target, err)
 				}

@@ -26,6 +26,8 @@
 //
 // Host footprint: namespaces named e2e-<pid>-<n> (deleted in cleanups;
 // those of a killed run are deleted by the next run), and the empty
-// mount-point directories /etc/tempo and /pyroscope-data, created if
-// missing and never written to from the host's mount namespace.
+// mount-point directories /etc/tempo, /etc/worker,
+// /usr/local/share/ca-certificates (where the Tempo worker charm writes the
+// TLS files) and /pyroscope-data, created if missing and never written to
+// from the host's mount namespace.
 package e2e

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -19,7 +21,8 @@ import (
 
 // profileWorkers relates a Parca to profiling-endpoint, expands the scrape
 // jobs the coordinator published as the Parca charm does (with
-// pkg/parcascrape's consumer) and fetches from every resulting target a CPU
+// pkg/parcascrape's consumer) and fetches, with the job's scheme and CA,
+// from every resulting target a CPU
 // profile (1 s) and a heap profile. Each must parse as a pprof profile of
 // the product's own code, and come from the worker its juju_unit label
 // names: the target is that unit's address and its /debug/pprof/cmdline
@@ -42,8 +45,20 @@ func (c *coordinator) profileWorkers(n *network) int {
 	for _, u := range c.units() {
 		byName[u.name] = u
 	}
+	// Parca scrapes with the job's scheme, trusting the CA the job gives
+	// inline (tls_config.ca) under https.
+	scheme := "http"
 	client := n.httpClient()
 	client.Timeout = 20 * time.Second
+	if jobs[0].Scheme == "https" {
+		scheme = "https"
+		ca, _ := jobs[0].TLSConfig["ca"].(string)
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM([]byte(ca)) {
+			c.t.Fatalf("an https job without a usable CA inline: tls_config %v", jobs[0].TLSConfig)
+		}
+		client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots}
+	}
 	// Code every profile of the product holds, whatever it was doing.
 	own := "github.com/grafana/" + c.p.name + "/"
 	// The CPU profiles take a second each: fetch them all at once.
@@ -54,7 +69,7 @@ func (c *coordinator) profileWorkers(n *network) int {
 		if len(sc.Targets) != 1 {
 			c.t.Fatalf("static config %+v: want one target per worker unit", sc)
 		}
-		wg.Go(func() { cpus[i], cpuErrs[i] = get(client, "http://"+sc.Targets[0]+"/debug/pprof/profile?seconds=1") })
+		wg.Go(func() { cpus[i], cpuErrs[i] = get(client, scheme+"://"+sc.Targets[0]+"/debug/pprof/profile?seconds=1") })
 	}
 	wg.Wait()
 	profiled := 0
@@ -68,7 +83,7 @@ func (c *coordinator) profileWorkers(n *network) int {
 		if host, _, _ := net.SplitHostPort(target); host != u.ip {
 			c.t.Fatalf("%s: target %s is not the unit's address %s", unit, target, u.ip)
 		}
-		base := "http://" + target + "/debug/pprof/"
+		base := scheme + "://" + target + "/debug/pprof/"
 		if cmdline := string(fetch(c, client, base+"cmdline")); !strings.Contains(cmdline, filepath.Join(u.dir, "config.yaml")) {
 			c.t.Fatalf("%s: %s answered for another process: %q", unit, target, cmdline)
 		}

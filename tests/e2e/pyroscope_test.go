@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	profilespb "go.opentelemetry.io/proto/otlp/profiles/v1development"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -42,13 +44,15 @@ const cpuPeriod = int64(10 * time.Millisecond)
 
 // pyroscopeEnv is one Pyroscope scenario.
 type pyroscopeEnv struct {
-	t     *testing.T
-	n     *network
-	c     *coordinator
-	kind  workerKind
-	http  *http.Client
-	grpc  *grpc.ClientConn
-	start time.Time
+	t    *testing.T
+	n    *network
+	c    *coordinator
+	kind workerKind
+	http *http.Client
+	grpc *grpc.ClientConn
+	// scheme is "http", or "https" once useTLS was given a config.
+	scheme string
+	start  time.Time
 }
 
 // newPyroscopeEnv starts the network, S3 and the coordinator related to
@@ -62,16 +66,35 @@ func newPyroscopeEnv(t *testing.T) *pyroscopeEnv {
 	c := newCoordinator(t, pyroscopeProduct, n, s3, nil)
 	c.start()
 	c.relateS3()
-	client := c.sb.HTTPClient()
-	client.Timeout = 15 * time.Second
-	conn, err := grpc.NewClient("passthrough:///"+nginxPyroscopeOTLPGRPC,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(c.sb.ContextDialer()))
-	if err != nil {
-		t.Fatalf("cannot create the OTLP gRPC client: %v", err)
+	e := &pyroscopeEnv{t: t, n: n, c: c, kind: pyroscopeWorker(bin), start: start}
+	e.useTLS(nil)
+	t.Cleanup(func() { e.grpc.Close() })
+	return e
+}
+
+// useTLS makes the clients talk TLS with cfg (HTTPS, gRPC over TLS), or
+// plain HTTP and gRPC with nil.
+func (e *pyroscopeEnv) useTLS(cfg *tls.Config) {
+	e.t.Helper()
+	creds := insecure.NewCredentials()
+	if cfg != nil {
+		creds = credentials.NewTLS(cfg)
 	}
-	t.Cleanup(func() { conn.Close() })
-	return &pyroscopeEnv{t: t, n: n, c: c, kind: pyroscopeWorker(bin), http: client, grpc: conn, start: start}
+	conn, err := grpc.NewClient("passthrough:///"+nginxPyroscopeOTLPGRPC,
+		grpc.WithTransportCredentials(creds),
+		grpc.WithContextDialer(e.c.sb.ContextDialer()))
+	if err != nil {
+		e.t.Fatalf("cannot create the OTLP gRPC client: %v", err)
+	}
+	if e.grpc != nil {
+		e.grpc.Close()
+	}
+	tr := e.c.sb.HTTPTransport()
+	tr.TLSClientConfig = cfg
+	e.grpc, e.http, e.scheme = conn, &http.Client{Transport: tr, Timeout: 15 * time.Second}, "http"
+	if cfg != nil {
+		e.scheme = "https"
+	}
 }
 
 // profile is a small CPU profile in the folded ("collapsed") format:
@@ -114,7 +137,7 @@ func (e *pyroscopeEnv) push(app string) {
 	q.Set("format", "folded")
 	q.Set("sampleRate", fmt.Sprint(int64(time.Second)/cpuPeriod))
 	q.Set("spyName", "gospy")
-	target := "http://" + nginxPyroscopeHTTP + "/ingest?" + q.Encode()
+	target := e.scheme + "://" + nginxPyroscopeHTTP + "/ingest?" + q.Encode()
 	deadline := time.Now().Add(ingestTimeout)
 	attempts := 0
 	for {
@@ -330,7 +353,7 @@ func (e *pyroscopeEnv) render(ctx context.Context, app string) (int, []string, e
 	q.Set("from", "now-1h")
 	q.Set("until", "now")
 	q.Set("format", "json")
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+nginxPyroscopeHTTP+"/pyroscope/render?"+q.Encode(), nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.scheme+"://"+nginxPyroscopeHTTP+"/pyroscope/render?"+q.Encode(), nil)
 	resp, err := e.http.Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -447,7 +470,7 @@ func TestPyroscopeDistributed(t *testing.T) {
 	found, first := e.readBack("e2eapp")
 	e.pushOTLP("e2eapp-otlp")
 	foundOTLP, firstOTLP := e.readBack("e2eapp-otlp")
-	scraped := e.c.scrapeWorkers(e.n)
+	scraped := e.c.scrapeWorkers(e.n, nil)
 	report(t, "workers=%d profiles=2 ingest: samples sent=%d found ticks=%d (ns) first read-back=%s; otlp-grpc:42424: samples sent=%d found ticks=%d (ns) first read-back=%s; scraped=%d total=%s status=%q",
 		len(started), profileSamples(), found, first.Round(time.Millisecond), profileSamples(), foundOTLP, firstOTLP.Round(time.Millisecond), scraped,
 		time.Since(e.start).Round(time.Second), e.c.status())

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -85,18 +87,38 @@ type tempoClient struct {
 	sb   *sandbox.Sandbox
 	http *http.Client
 	grpc *grpc.ClientConn
+	// scheme is "http", or "https" once useTLS was given a config.
+	scheme string
 }
 
 func newTempoClient(sb *sandbox.Sandbox) (*tempoClient, error) {
-	conn, err := grpc.NewClient("passthrough:///"+nginxOTLPGRPC,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(sb.ContextDialer()))
-	if err != nil {
-		return nil, err
+	c := &tempoClient{sb: sb}
+	return c, c.useTLS(nil)
+}
+
+// useTLS makes the client talk TLS with cfg (HTTPS, gRPC over TLS), or
+// plain HTTP and gRPC with nil.
+func (c *tempoClient) useTLS(cfg *tls.Config) error {
+	creds := insecure.NewCredentials()
+	if cfg != nil {
+		creds = credentials.NewTLS(cfg)
 	}
-	c := sb.HTTPClient()
-	c.Timeout = 10 * time.Second
-	return &tempoClient{sb: sb, http: c, grpc: conn}, nil
+	conn, err := grpc.NewClient("passthrough:///"+nginxOTLPGRPC,
+		grpc.WithTransportCredentials(creds),
+		grpc.WithContextDialer(c.sb.ContextDialer()))
+	if err != nil {
+		return err
+	}
+	if c.grpc != nil {
+		c.grpc.Close()
+	}
+	tr := c.sb.HTTPTransport()
+	tr.TLSClientConfig = cfg
+	c.grpc, c.http, c.scheme = conn, &http.Client{Transport: tr, Timeout: 10 * time.Second}, "http"
+	if cfg != nil {
+		c.scheme = "https"
+	}
+	return nil
 }
 
 func (c *tempoClient) close() { c.grpc.Close() }
@@ -107,7 +129,7 @@ func (c *tempoClient) sendHTTP(ctx context.Context, data *tracepb.TracesData) er
 	if err != nil {
 		return err
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+nginxOTLPHTTP+"/v1/traces", bytes.NewReader(body))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.scheme+"://"+nginxOTLPHTTP+"/v1/traces", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-protobuf")
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -131,7 +153,7 @@ func (c *tempoClient) sendGRPC(ctx context.Context, data *tracepb.TracesData) er
 // getJSON GETs a Tempo API path through nginx's :3200 and decodes the JSON
 // answer into out; a non-200 answer is an error.
 func (c *tempoClient) getJSON(ctx context.Context, path string, out any) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+nginxTempoAPI+path, nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.scheme+"://"+nginxTempoAPI+path, nil)
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {

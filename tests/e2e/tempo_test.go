@@ -241,7 +241,7 @@ func TestTempoMonolithic(t *testing.T) {
 	units := e.sync()
 	traces := e.send("e2e-monolithic")
 	found, first := e.readBack(traces, "", true)
-	scraped := e.c.scrapeWorkers(e.n)
+	scraped := e.c.scrapeWorkers(e.n, nil)
 
 	charm, charmURL := e.sendAsWorker(units[0], "charm_tracing_receivers")
 	workload, workloadURL := e.sendAsWorker(units[0], "workload_tracing_receivers")

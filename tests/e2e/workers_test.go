@@ -3,8 +3,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +19,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tempo-coordinator/coordinator/internal/jujusim"
 )
 
 // stopGrace is how long a workload gets after SIGTERM before SIGKILL
@@ -44,6 +48,67 @@ type workerKind struct {
 	// hold says why the worker charm would not start the workload with
 	// this configuration ("" to start it); nil: always start.
 	hold func(u *workerUnit, config string) string
+	// tls: the worker charm writes the TLS files the coordinator publishes
+	// (ca_cert, server_cert, the key from privkey_secret_id) where the
+	// configuration expects them, and restarts the workload when they change.
+	tls bool
+}
+
+// Where the worker charms write the coordinator's TLS material
+// (cos-coordinated-workers' worker.py).
+const (
+	workerTLSDir = "/etc/worker"
+	workerCADir  = "/usr/local/share/ca-certificates"
+)
+
+// workerTLSFiles are the TLS files the worker charm writes for its
+// application, by path, read from the coordinator's app databag and the
+// granted key secret as the worker charm reads them; nil without TLS.
+func workerTLSFiles(t testing.TB, c *coordinator, w *workerApp) map[string][]byte {
+	t.Helper()
+	bag := w.rel.LocalAppData
+	if bag["privkey_secret_id"] == "" {
+		return nil
+	}
+	var ca, cert, id string
+	for key, out := range map[string]*string{"ca_cert": &ca, "server_cert": &cert, "privkey_secret_id": &id} {
+		if err := json.Unmarshal([]byte(bag[key]), out); err != nil {
+			t.Fatalf("%s databag key %s: %v", w.name, key, err)
+		}
+	}
+	secret := c.h.Model.Secret(id)
+	if secret == nil || !slices.ContainsFunc(secret.Grants, func(g jujusim.SecretGrant) bool { return g.Relation == w.rel.ID }) {
+		t.Fatalf("%s cannot read secret %s: not granted to its relation", w.name, id)
+	}
+	return map[string][]byte{
+		workerTLSDir + "/ca.cert":     []byte(ca),
+		workerTLSDir + "/server.cert": []byte(cert),
+		workerTLSDir + "/private.key": []byte(secret.Content["private-key"]),
+		workerCADir + "/ca.crt":       []byte(ca),
+	}
+}
+
+// writeTLSFiles writes files (paths inside the unit's mounts) into the
+// unit's mount directories; paths of the TLS mounts not in files are
+// removed.
+func writeTLSFiles(t testing.TB, u *workerUnit, files map[string][]byte) {
+	t.Helper()
+	for _, dir := range []string{workerTLSDir, workerCADir} {
+		host := filepath.Join(u.dir, "mnt", strings.ReplaceAll(strings.Trim(dir, "/"), "/", "_"))
+		if err := os.RemoveAll(host); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(host, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for path, data := range files {
+			if filepath.Dir(path) == dir {
+				if err := os.WriteFile(filepath.Join(host, filepath.Base(path)), data, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
 }
 
 // tempoWorker is the Tempo worker charm: `/bin/tempo
@@ -51,7 +116,7 @@ type workerKind struct {
 // scalable-single-binary. The WAL is under /etc/tempo.
 func tempoWorker(bin string) workerKind {
 	return workerKind{
-		bin: bin, port: 3200, mounts: []string{"/etc/tempo"},
+		bin: bin, port: 3200, mounts: []string{"/etc/tempo", workerTLSDir, workerCADir}, tls: true,
 		args: func(configFile, role string) []string {
 			if role == "all" {
 				role = "scalable-single-binary"
@@ -314,7 +379,12 @@ func syncWorkers(t testing.TB, c *coordinator, n *network, kind workerKind) []*w
 				t.Fatalf("%s: %v", u.name, err)
 			}
 		}
-		if u.proc != nil && !u.proc.exited() && bytes.Equal(u.config, []byte(cfg)) {
+		var tlsFiles map[string][]byte
+		if kind.tls {
+			tlsFiles = workerTLSFiles(t, c, u.app)
+		}
+		if u.proc != nil && !u.proc.exited() && bytes.Equal(u.config, []byte(cfg)) &&
+			maps.EqualFunc(u.tlsFiles, tlsFiles, bytes.Equal) {
 			continue
 		}
 		if u.proc != nil {
@@ -333,6 +403,10 @@ func syncWorkers(t testing.TB, c *coordinator, n *network, kind workerKind) []*w
 			t.Fatal(err)
 		}
 		u.config = []byte(cfg)
+		if kind.tls {
+			writeTLSFiles(t, u, tlsFiles)
+			u.tlsFiles = tlsFiles
+		}
 		u.proc = startWorkload(t, kind, u, file)
 		started = append(started, u)
 	}
