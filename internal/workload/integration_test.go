@@ -7,9 +7,17 @@ package workload
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -470,6 +478,99 @@ func TestIntegrationZeroFailedRequests(t *testing.T) {
 	if len(res.Bodies) != 3 {
 		t.Fatalf("not every backend served: %v", res.Bodies)
 	}
+}
+
+// TestIntegrationZeroFailedRequestsTLS is TestIntegrationZeroFailedRequests
+// with nginx serving TLS (what a certificates relation configures): HTTPS
+// clients, each keeping its connections alive, see no failed request while
+// reloads add and remove workers.
+func TestIntegrationZeroFailedRequestsTLS(t *testing.T) {
+	e := newEnv(t)
+	e.startBackends(t)
+	const serverName = "coordinator-0.test"
+	certPEM, keyPEM, pool := selfSignedCertificate(t, serverName)
+	files := map[string][]byte{coordinator.NginxCertPath: certPEM, coordinator.NginxKeyPath: keyPEM}
+	plan := func(workers ...string) NginxPlan {
+		facts, err := e.c.NginxFacts(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf := coordinator.RenderNginx(coordinator.NginxInput{
+			Facts: facts,
+			Routes: coordinator.Routes{
+				Upstreams: []coordinator.Upstream{{Name: "backend", Role: "distributor", Port: backendPort}},
+				Servers:   []coordinator.Server{{Port: proxyPort, Locations: []coordinator.Location{{Path: "/", Upstream: "backend"}}}},
+			},
+			AddressesByRole: map[string][]string{"distributor": workers},
+			ServerName:      serverName,
+			StatusPort:      statusPort,
+			TLS:             true,
+		})
+		return NginxPlan{Config: conf, Run: true, StatusPort: statusPort, Files: files, TLS: true}
+	}
+	first := plan("worker-1.test")
+	if !strings.Contains(string(first.Config), "ssl_certificate ") {
+		t.Fatalf("the config serves no TLS:\n%s", first.Config)
+	}
+	e.apply(t, first)
+
+	tr := e.sb.HTTPTransport()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, ServerName: serverName}
+	load := sandbox.StartLoadWith(&http.Client{Transport: tr, Timeout: 10 * time.Second}, 4, fmt.Sprintf("https://127.0.0.1:%d/", proxyPort))
+	waitRequests := func(n int64) {
+		if err := load.WaitRequests(n, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitRequests(200)
+	for i, workers := range [][]string{
+		{"worker-1.test", "worker-2.test"},
+		{"worker-1.test", "worker-2.test", "worker-3.test"},
+		{"worker-2.test", "worker-3.test"},
+		{"worker-3.test"},
+		{"worker-1.test", "worker-3.test"},
+	} {
+		if res := e.apply(t, plan(workers...)); !res.Reloaded {
+			t.Fatalf("step %d: %+v, want a reload", i, res)
+		}
+		waitRequests(200)
+	}
+	res := load.Stop()
+	t.Logf("requests=%d failures=%d per-backend=%v", res.Requests, res.Failures, res.Bodies)
+	if res.Failures != 0 {
+		t.Fatalf("%d of %d HTTPS requests failed during reloads; first: %q", res.Failures, res.Requests, res.FirstErrors)
+	}
+	if len(res.Bodies) != 3 {
+		t.Fatalf("not every backend served: %v", res.Bodies)
+	}
+}
+
+// selfSignedCertificate returns a certificate for name, its key (PEM) and
+// a pool trusting it.
+func selfSignedCertificate(t *testing.T, name string) (certPEM, keyPEM []byte, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), pool
 }
 
 // TestIntegrationFailedReloadIsRetried: a config that passes `nginx -t`

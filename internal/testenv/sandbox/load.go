@@ -34,6 +34,12 @@ type LoadResult struct {
 func (s *Sandbox) StartLoad(clients int, url string) *Load {
 	hc := s.HTTPClient()
 	hc.Timeout = 10 * time.Second
+	return StartLoadWith(hc, clients, url)
+}
+
+// StartLoadWith is StartLoad with a client of the caller's (e.g. one that
+// trusts a test CA, built on HTTPTransport).
+func StartLoadWith(hc *http.Client, clients int, url string) *Load {
 	l := &Load{bodies: map[string]int64{}, stop: make(chan struct{})}
 	for range clients {
 		l.wg.Add(1)
