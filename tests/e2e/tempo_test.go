@@ -280,10 +280,13 @@ func (e *tempoEnv) addDistributed() {
 }
 
 // TestTempoDistributed: one worker application per role (three ingesters,
-// so replication factor 3; the metrics-generator idles without
-// remote-write) ingests and answers through nginx.
+// so replication factor 3) ingests and answers through nginx; Prometheus
+// scrapes every worker unit through the telemetry proxy, and the
+// metrics-generator's remote-write reaches Prometheus through it.
 func TestTempoDistributed(t *testing.T) {
 	e := newTempoEnv(t)
+	rw := newRemoteWriteReceiver(t, e.n)
+	rw.relate(e.c)
 	e.addDistributed()
 	cfg := e.c.publishedConfig(e.c.workers["tempo-querier"])
 	if !strings.Contains(cfg, "replication_factor: 3") {
@@ -297,8 +300,12 @@ func TestTempoDistributed(t *testing.T) {
 	}
 	traces := e.send("e2e-distributed")
 	found, first := e.readBack(traces, "", true)
-	report(t, "workers running=%d traces=%d spans sent=%d found=%d first read-back=%s total=%s status=%q",
-		len(started), len(traces), spans(traces), found, first.Round(time.Millisecond), time.Since(e.start).Round(time.Second), e.c.status())
+	scraped := e.c.scrapeWorkers(e.n)
+	written, wait := rw.wait(t, 2*time.Minute)
+	report(t, "workers running=%d traces=%d spans sent=%d found=%d first read-back=%s scraped=%d (through the proxy) "+
+		"remote-write through the proxy: %s after %s more total=%s status=%q",
+		len(started), len(traces), spans(traces), found, first.Round(time.Millisecond), scraped,
+		written, wait.Round(time.Millisecond), time.Since(e.start).Round(time.Second), e.c.status())
 }
 
 // indexTimeout bounds the wait for the compactor to write a tenant index
