@@ -300,7 +300,7 @@ func TestTempoDistributed(t *testing.T) {
 	}
 	traces := e.send("e2e-distributed")
 	found, first := e.readBack(traces, "", true)
-	scraped := e.c.scrapeWorkers(e.n)
+	scraped := e.c.scrapeWorkers(e.n, nil)
 	written, wait := rw.wait(t, 2*time.Minute)
 	report(t, "workers running=%d traces=%d spans sent=%d found=%d first read-back=%s scraped=%d (through the proxy) "+
 		"remote-write through the proxy: %s after %s more total=%s status=%q",
