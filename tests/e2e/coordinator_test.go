@@ -97,6 +97,9 @@ type coordinator struct {
 	hooks   int
 	// hookTime is the time spent running hooks.
 	hookTime time.Duration
+	// exposed are the metric names the workers' /metrics served when
+	// scrapeWorkers last scraped them.
+	exposed map[string]bool
 }
 
 // newCoordinator starts the sandbox, wires it to the network and prepares
@@ -118,7 +121,7 @@ func newCoordinator(t testing.TB, p product, n *network, s3 *s3Server, config ma
 
 	h := jujusim.NewHarness(t, m)
 	// The charm directory: the product's metadata.yaml (dispatch reads the
-	// charm name from it) and config.yaml.
+	// charm name from it), config.yaml and actions.yaml.
 	for _, f := range []string{"metadata.yaml", "config.yaml", "actions.yaml"} {
 		data, err := os.ReadFile(filepath.Join(root, p.charmDir, f))
 		if err != nil {
@@ -130,6 +133,10 @@ func newCoordinator(t testing.TB, p product, n *network, s3 *s3Server, config ma
 		if err := os.WriteFile(filepath.Join(h.CharmDir, f), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// Its assets (rule files, dashboards) as make charm packs them.
+	if err := os.Symlink(filepath.Join(root, p.charmDir, "src"), filepath.Join(h.CharmDir, "src")); err != nil {
+		t.Fatal(err)
 	}
 	// Juju exposes each workload container's Pebble socket to the charm.
 	sockets := filepath.Join(h.Dir, "containers")
@@ -417,6 +424,12 @@ func (c *coordinator) scrapeWorkers(n *network, roots *x509.CertPool) int {
 				resp.Body.Close()
 				if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "# TYPE ") {
 					c.t.Fatalf("job %s: %s%s answered %s:\n%.300s", job.Name, target, job.Path, resp.Status, body)
+				}
+				if c.exposed == nil {
+					c.exposed = map[string]bool{}
+				}
+				for name := range exposedNames(body) {
+					c.exposed[name] = true
 				}
 				scraped++
 			}

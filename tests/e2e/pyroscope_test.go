@@ -471,7 +471,8 @@ func TestPyroscopeDistributed(t *testing.T) {
 	e.pushOTLP("e2eapp-otlp")
 	foundOTLP, firstOTLP := e.readBack("e2eapp-otlp")
 	scraped := e.c.scrapeWorkers(e.n, nil)
-	report(t, "workers=%d profiles=2 ingest: samples sent=%d found ticks=%d (ns) first read-back=%s; otlp-grpc:42424: samples sent=%d found ticks=%d (ns) first read-back=%s; scraped=%d total=%s status=%q",
-		len(started), profileSamples(), found, first.Round(time.Millisecond), profileSamples(), foundOTLP, firstOTLP.Round(time.Millisecond), scraped,
+	names := e.c.checkMetricNames(e.kind.bin)
+	report(t, "workers=%d profiles=2 ingest: samples sent=%d found ticks=%d (ns) first read-back=%s; otlp-grpc:42424: samples sent=%d found ticks=%d (ns) first read-back=%s; scraped=%d metric names checked=%d total=%s status=%q",
+		len(started), profileSamples(), found, first.Round(time.Millisecond), profileSamples(), foundOTLP, firstOTLP.Round(time.Millisecond), scraped, names,
 		time.Since(e.start).Round(time.Second), e.c.status())
 }

@@ -251,10 +251,11 @@ func TestTempoMonolithic(t *testing.T) {
 	own, _ := e.readBack([]sentTrace{charm, workload}, "", false)
 	written, wait := rw.wait(t, 2*time.Minute)
 	profiled := e.c.profileWorkers(e.n)
+	names := e.c.checkMetricNames(e.kind.bin)
 	report(t, "workers=1 traces=%d spans sent=%d found=%d first read-back=%s scraped=%d (through the proxy) profiled=%d "+
-		"worker traces read back=%d spans (%s, %s) remote-write through the proxy: %s after %s more total=%s status=%q",
+		"worker traces read back=%d spans (%s, %s) remote-write through the proxy: %s after %s more metric names checked=%d total=%s status=%q",
 		len(traces), spans(traces), found, first.Round(time.Millisecond), scraped, profiled, own, charmURL, workloadURL,
-		written, wait.Round(time.Millisecond), time.Since(e.start).Round(time.Second), e.c.status())
+		written, wait.Round(time.Millisecond), names, time.Since(e.start).Round(time.Second), e.c.status())
 }
 
 // tempoDistributed are the worker applications of a distributed Tempo:
