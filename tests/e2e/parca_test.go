@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -19,19 +20,18 @@ import (
 	"github.com/tempo-coordinator/coordinator/pkg/parcascrape"
 )
 
-// profileWorkers relates a Parca to profiling-endpoint, expands the scrape
-// jobs the coordinator published as the Parca charm does (with
-// pkg/parcascrape's consumer) and fetches, with the job's scheme and CA,
-// from every resulting target a CPU
-// profile (1 s) and a heap profile. Each must parse as a pprof profile of
-// the product's own code, and come from the worker its juju_unit label
-// names: the target is that unit's address and its /debug/pprof/cmdline
-// names that unit's own config file. It returns how many targets were
-// profiled (every worker unit, or the test fails).
+// profileWorkers relates a Parca to profiling-endpoint (unless one is),
+// expands the scrape jobs the coordinator published as the Parca charm does
+// (with pkg/parcascrape's consumer) and fetches from every resulting target, with
+// the job's scheme and CA, a CPU profile (1 s) and a heap profile. Each must
+// parse as a pprof profile of the product's own code, and come from the
+// worker its juju_unit label names: the target is that unit's address and,
+// for Tempo, its /debug/pprof/cmdline names that unit's own config file. It
+// returns how many targets were profiled: every worker unit whose charm runs
+// the workload, or the test fails.
 func (c *coordinator) profileWorkers(n *network) int {
 	c.t.Helper()
-	rel := c.h.Model.AddRelation("profiling-endpoint", "parca", nil, map[string]map[string]string{"parca/0": {}})
-	c.hook("profiling-endpoint-relation-joined", jujusim.HookOptions{Relation: rel, RemoteUnit: "parca/0"})
+	rel := c.relateParca()
 	if len(rel.LocalUnitData) != 0 {
 		c.t.Fatalf("the coordinator unit published %v: Parca would scrape it at its bare address", rel.LocalUnitData)
 	}
@@ -45,35 +45,38 @@ func (c *coordinator) profileWorkers(n *network) int {
 	for _, u := range c.units() {
 		byName[u.name] = u
 	}
-	// Parca scrapes with the job's scheme, trusting the CA the job gives
-	// inline (tls_config.ca) under https.
-	scheme := "http"
+	// Parca's scrape: the job's scheme, trusting only the CA it carries.
+	job := jobs[0]
+	scheme := cmp.Or(job.Scheme, "http")
 	client := n.httpClient()
 	client.Timeout = 20 * time.Second
-	if jobs[0].Scheme == "https" {
-		scheme = "https"
-		ca, _ := jobs[0].TLSConfig["ca"].(string)
+	if ca, _ := job.TLSConfig["ca"].(string); ca != "" {
 		roots := x509.NewCertPool()
 		if !roots.AppendCertsFromPEM([]byte(ca)) {
-			c.t.Fatalf("an https job without a usable CA inline: tls_config %v", jobs[0].TLSConfig)
+			c.t.Fatalf("tls_config ca holds no certificate: %q", ca)
 		}
 		client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots}
+	} else if scheme == "https" {
+		c.t.Fatalf("an https job without a CA: %+v", job)
 	}
 	// Code every profile of the product holds, whatever it was doing.
 	own := "github.com/grafana/" + c.p.name + "/"
 	// The CPU profiles take a second each: fetch them all at once.
-	cpus := make([][]byte, len(jobs[0].StaticConfigs))
+	cpus := make([][]byte, len(job.StaticConfigs))
 	cpuErrs := make([]error, len(cpus))
 	var wg sync.WaitGroup
-	for i, sc := range jobs[0].StaticConfigs {
+	for i, sc := range job.StaticConfigs {
 		if len(sc.Targets) != 1 {
 			c.t.Fatalf("static config %+v: want one target per worker unit", sc)
+		}
+		if u := byName[sc.Labels["juju_unit"]]; u != nil && u.held != "" {
+			continue
 		}
 		wg.Go(func() { cpus[i], cpuErrs[i] = get(client, scheme+"://"+sc.Targets[0]+"/debug/pprof/profile?seconds=1") })
 	}
 	wg.Wait()
-	profiled := 0
-	for i, sc := range jobs[0].StaticConfigs {
+	profiled, fromCmdline, held := 0, 0, 0
+	for i, sc := range job.StaticConfigs {
 		unit := sc.Labels["juju_unit"]
 		u := byName[unit]
 		if u == nil || sc.Labels["worker_application"] != u.app.name {
@@ -83,9 +86,20 @@ func (c *coordinator) profileWorkers(n *network) int {
 		if host, _, _ := net.SplitHostPort(target); host != u.ip {
 			c.t.Fatalf("%s: target %s is not the unit's address %s", unit, target, u.ip)
 		}
+		if u.held != "" {
+			// Parca gets the target and finds it down, as in a real model:
+			// the coordinator cannot see that the worker charm holds it.
+			held++
+			continue
+		}
 		base := scheme + "://" + target + "/debug/pprof/"
-		if cmdline := string(fetch(c, client, base+"cmdline")); !strings.Contains(cmdline, filepath.Join(u.dir, "config.yaml")) {
+		// Tempo serves its command line (Pyroscope answers 404): it names
+		// the unit's own config file. The address alone already is the
+		// unit's: only its process listens in its network namespace.
+		if cmdline, err := get(client, base+"cmdline"); err == nil && !strings.Contains(string(cmdline), filepath.Join(u.dir, "config.yaml")) {
 			c.t.Fatalf("%s: %s answered for another process: %q", unit, target, cmdline)
+		} else if err == nil {
+			fromCmdline++
 		}
 		if cpuErrs[i] != nil {
 			c.t.Fatalf("%s: CPU profile: %v", unit, cpuErrs[i])
@@ -100,10 +114,25 @@ func (c *coordinator) profileWorkers(n *network) int {
 		}
 		profiled++
 	}
-	if want := len(c.units()); profiled != want {
-		c.t.Fatalf("profiled %d targets, the cluster has %d units", profiled, want)
+	if want := len(c.units()); profiled+held != want {
+		c.t.Fatalf("profiled %d targets (%d workloads held by their charm), the cluster has %d units", profiled, held, want)
+	}
+	if c.p.name == "tempo" && fromCmdline != profiled {
+		c.t.Fatalf("only %d of %d Tempo targets served their command line", fromCmdline, profiled)
 	}
 	return profiled
+}
+
+// relateParca relates a Parca to profiling-endpoint (once) and returns the
+// relation.
+func (c *coordinator) relateParca() *jujusim.Relation {
+	c.t.Helper()
+	if rels := c.h.Model.RelationsOf("profiling-endpoint"); len(rels) > 0 {
+		return rels[0]
+	}
+	rel := c.h.Model.AddRelation("profiling-endpoint", "parca", nil, map[string]map[string]string{"parca/0": {}})
+	c.hook("profiling-endpoint-relation-joined", jujusim.HookOptions{Relation: rel, RemoteUnit: "parca/0"})
+	return rel
 }
 
 // fetch GETs url and returns the body of a 200 answer.

@@ -445,10 +445,19 @@ func TestPyroscopeMonolithic(t *testing.T) {
 	large, ticks, function := newLargeProfile(largeProfile)
 	e.pushLarge("e2elarge", large)
 	firstLarge := e.readBackLarge("e2elarge", ticks, function)
+	// An `all` worker profiles itself with Go's one CPU profiler: relating
+	// Parca turns that off (the worker restarts), so Parca's CPU scrape
+	// does not get "cpu profiling already in use".
+	e.c.relateParca()
+	if cfg := e.c.publishedConfig(w); !strings.Contains(cfg, "disable_push: true") {
+		t.Fatalf("Parca related, but the workers still push profiles of themselves:\n%s", cfg)
+	}
+	syncWorkers(t, e.c, e.n, e.kind)
+	profiled := e.c.profileWorkers(e.n)
 	report(t, "workers=1 profiles=3 ingest: samples sent=%d found ticks=%d (ns) first read-back=%s; otlp-grpc:42424: samples sent=%d found ticks=%d (ns) first read-back=%s; "+
-		"ingest of a %d-byte pprof: read back after %s; total=%s status=%q",
+		"ingest of a %d-byte pprof: read back after %s; profiled=%d total=%s status=%q",
 		profileSamples(), found, first.Round(time.Millisecond), profileSamples(), foundOTLP, firstOTLP.Round(time.Millisecond),
-		len(large), firstLarge.Round(time.Millisecond), time.Since(e.start).Round(time.Second), e.c.status())
+		len(large), firstLarge.Round(time.Millisecond), profiled, time.Since(e.start).Round(time.Second), e.c.status())
 }
 
 // pyroscopeRoles are the worker applications of a distributed Pyroscope,
@@ -472,7 +481,8 @@ func TestPyroscopeDistributed(t *testing.T) {
 	foundOTLP, firstOTLP := e.readBack("e2eapp-otlp")
 	scraped := e.c.scrapeWorkers(e.n, nil)
 	names := e.c.checkMetricNames(e.kind.bin)
-	report(t, "workers=%d profiles=2 ingest: samples sent=%d found ticks=%d (ns) first read-back=%s; otlp-grpc:42424: samples sent=%d found ticks=%d (ns) first read-back=%s; scraped=%d metric names checked=%d total=%s status=%q",
-		len(started), profileSamples(), found, first.Round(time.Millisecond), profileSamples(), foundOTLP, firstOTLP.Round(time.Millisecond), scraped, names,
+	profiled := e.c.profileWorkers(e.n)
+	report(t, "workers=%d profiles=2 ingest: samples sent=%d found ticks=%d (ns) first read-back=%s; otlp-grpc:42424: samples sent=%d found ticks=%d (ns) first read-back=%s; scraped=%d metric names checked=%d profiled=%d total=%s status=%q",
+		len(started), profileSamples(), found, first.Round(time.Millisecond), profileSamples(), foundOTLP, firstOTLP.Round(time.Millisecond), scraped, names, profiled,
 		time.Since(e.start).Round(time.Second), e.c.status())
 }

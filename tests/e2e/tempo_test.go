@@ -303,9 +303,10 @@ func TestTempoDistributed(t *testing.T) {
 	found, first := e.readBack(traces, "", true)
 	scraped := e.c.scrapeWorkers(e.n, nil)
 	written, wait := rw.wait(t, 2*time.Minute)
-	report(t, "workers running=%d traces=%d spans sent=%d found=%d first read-back=%s scraped=%d (through the proxy) "+
+	profiled := e.c.profileWorkers(e.n)
+	report(t, "workers running=%d traces=%d spans sent=%d found=%d first read-back=%s scraped=%d (through the proxy) profiled=%d "+
 		"remote-write through the proxy: %s after %s more total=%s status=%q",
-		len(started), len(traces), spans(traces), found, first.Round(time.Millisecond), scraped,
+		len(started), len(traces), spans(traces), found, first.Round(time.Millisecond), scraped, profiled,
 		written, wait.Round(time.Millisecond), time.Since(e.start).Round(time.Second), e.c.status())
 }
 
