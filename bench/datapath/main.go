@@ -674,6 +674,7 @@ compactor:
   ring: {kvstore: {store: inmemory}, instance_addr: %[1]s}
 metrics_generator:
   ring: {kvstore: {store: inmemory}, instance_addr: %[1]s}
+memberlist: {bind_addr: [%[1]s], advertise_addr: %[1]s}
 usage_report: {reporting_enabled: false}
 querier:
   frontend_worker: {frontend_address: "%[1]s:9096"}
