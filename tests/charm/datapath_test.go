@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,12 +60,7 @@ func TestScaleUnderLoadWithRealNginx(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(sockets, "nginx"), 0o755))
 	require.NoError(t, os.Symlink(sb.SocketPath(), filepath.Join(sockets, "nginx", "pebble.socket")))
 	env := map[string]string{"COORDINATOR_PEBBLE_SOCKET_DIR": sockets}
-	masterPID := func() string {
-		path, err := sb.HostPath("/tmp/nginx.pid")
-		require.NoError(t, err)
-		raw, _ := os.ReadFile(path)
-		return strings.TrimSpace(string(raw))
-	}
+	masterPID := func() string { return nginxMasterPID(t, sb) }
 
 	e.hook("nginx-pebble-ready", jujusim.HookOptions{Env: env})
 	s3 := e.addS3()

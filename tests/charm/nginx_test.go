@@ -44,20 +44,8 @@ func TestNginxLifecycleWithRealPebble(t *testing.T) {
 		}
 		return string(svcs[0].Current)
 	}
-	liveConfig := func() string {
-		path, err := sb.HostPath("/etc/nginx/nginx.conf")
-		require.NoError(t, err)
-		raw, err := os.ReadFile(path)
-		require.NoError(t, err)
-		checkNginxT(t, pc)
-		return string(raw)
-	}
-	masterPID := func() string {
-		path, err := sb.HostPath("/tmp/nginx.pid")
-		require.NoError(t, err)
-		raw, _ := os.ReadFile(path)
-		return strings.TrimSpace(string(raw))
-	}
+	liveConfig := func() string { return liveNginxConfig(t, sb, pc) }
+	masterPID := func() string { return nginxMasterPID(t, sb) }
 
 	// Deployed, no workers: blocked, nginx not running.
 	e.hook("install", opts(jujusim.HookOptions{}))
@@ -126,6 +114,27 @@ func workerName(i int) string {
 
 // checkNginxT validates the live nginx.conf with the real nginx, run in
 // the container through Pebble (where the worker names resolve).
+// liveNginxConfig returns the nginx.conf in the sandbox's nginx container,
+// checked with nginx -t.
+func liveNginxConfig(t *testing.T, sb *sandbox.Sandbox, pc *client.Client) string {
+	t.Helper()
+	path, err := sb.HostPath("/etc/nginx/nginx.conf")
+	require.NoError(t, err)
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	checkNginxT(t, pc)
+	return string(raw)
+}
+
+// nginxMasterPID returns the pid nginx's master wrote ("" before it runs).
+func nginxMasterPID(t *testing.T, sb *sandbox.Sandbox) string {
+	t.Helper()
+	path, err := sb.HostPath("/tmp/nginx.pid")
+	require.NoError(t, err)
+	raw, _ := os.ReadFile(path)
+	return strings.TrimSpace(string(raw))
+}
+
 func checkNginxT(t *testing.T, pc *client.Client) {
 	t.Helper()
 	var out strings.Builder
@@ -150,14 +159,7 @@ func TestUnresolvableWorkerWithRealNginx(t *testing.T) {
 	opts := jujusim.HookOptions{Env: map[string]string{"COORDINATOR_PEBBLE_SOCKET_DIR": sockets}}
 	pc, err := client.New(&client.Config{Socket: sb.SocketPath()})
 	require.NoError(t, err)
-	liveConfig := func() string {
-		path, err := sb.HostPath("/etc/nginx/nginx.conf")
-		require.NoError(t, err)
-		raw, err := os.ReadFile(path)
-		require.NoError(t, err)
-		checkNginxT(t, pc)
-		return string(raw)
-	}
+	liveConfig := func() string { return liveNginxConfig(t, sb, pc) }
 
 	e.addS3()
 	unknown := "tempo-worker-9.nowhere.invalid"

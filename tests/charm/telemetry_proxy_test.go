@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/canonical/pebble/client"
@@ -111,21 +110,8 @@ func TestTelemetryProxyFollowsItsSourcesWithRealNginx(t *testing.T) {
 	}
 	pc, err := client.New(&client.Config{Socket: sb.SocketPath()})
 	require.NoError(t, err)
-	liveConfig := func() string {
-		t.Helper()
-		path, err := sb.HostPath("/etc/nginx/nginx.conf")
-		require.NoError(t, err)
-		raw, err := os.ReadFile(path)
-		require.NoError(t, err)
-		checkNginxT(t, pc)
-		return string(raw)
-	}
-	masterPID := func() string {
-		path, err := sb.HostPath("/tmp/nginx.pid")
-		require.NoError(t, err)
-		raw, _ := os.ReadFile(path)
-		return strings.TrimSpace(string(raw))
-	}
+	liveConfig := func() string { return liveNginxConfig(t, sb, pc) }
+	masterPID := func() string { return nginxMasterPID(t, sb) }
 
 	e.addS3()
 	w := e.addWorker("tempo-worker", "all", workerName(0), workerName(1))
