@@ -112,27 +112,13 @@ func newLargeBatch(service, via string, size int, atMost bool) ([]sentTrace, *tr
 // request's size.
 func (e *tempoEnv) sendLarge(via string, data *tracepb.TracesData) int {
 	e.t.Helper()
-	deadline := time.Now().Add(ingestTimeout)
-	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		var err error
-		if via == "otlp-http" {
-			err = e.client.sendHTTP(ctx, data)
-		} else {
-			err = e.client.sendGRPC(ctx, data)
-		}
-		cancel()
-		if err == nil {
-			return proto.Size(data)
-		}
-		if time.Now().After(deadline) || strings.Contains(err.Error(), "413") || strings.Contains(err.Error(), "ResourceExhausted") {
-			e.t.Fatalf("large %s batch of %d bytes through nginx: %v", via, proto.Size(data), err)
-		}
-		if attempt == 1 {
-			e.t.Logf("large %s batch: %v (retrying)", via, err)
-		}
-		time.Sleep(500 * time.Millisecond)
+	refused := func(err error) bool {
+		return strings.Contains(err.Error(), "413") || strings.Contains(err.Error(), "ResourceExhausted")
 	}
+	if _, err := e.sendRetrying(via, data, 60*time.Second, refused); err != nil {
+		e.t.Fatalf("large %s batch of %d bytes through nginx: %v", via, proto.Size(data), err)
+	}
+	return proto.Size(data)
 }
 
 // TestTempoLargeBatches: an 8 MiB OTLP/HTTP batch and an OTLP/gRPC batch

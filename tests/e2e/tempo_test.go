@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"gopkg.in/yaml.v3"
 )
 
@@ -75,28 +76,9 @@ func (e *tempoEnv) send(service string) []sentTrace {
 	for _, via := range []string{"otlp-http", "otlp-grpc"} {
 		tr, data := newTrace(service, spansPerTrace, via)
 		start := time.Now()
-		deadline := start.Add(ingestTimeout)
-		attempts := 0
-		for {
-			attempts++
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			var err error
-			if via == "otlp-http" {
-				err = e.client.sendHTTP(ctx, data)
-			} else {
-				err = e.client.sendGRPC(ctx, data)
-			}
-			cancel()
-			if err == nil {
-				break
-			}
-			if attempts == 1 || attempts%20 == 0 {
-				e.t.Logf("send %s: %v (retrying)", via, err)
-			}
-			if time.Now().After(deadline) {
-				e.t.Fatalf("send %s trace through nginx: %v", via, err)
-			}
-			time.Sleep(500 * time.Millisecond)
+		attempts, err := e.sendRetrying(via, data, 15*time.Second, func(error) bool { return false })
+		if err != nil {
+			e.t.Fatalf("send %s trace through nginx: %v", via, err)
 		}
 		if testing.Verbose() {
 			e.t.Logf("sent %s trace %s after %d attempts, %s", via, tr.id, attempts, time.Since(start).Round(time.Millisecond))
@@ -104,6 +86,34 @@ func (e *tempoEnv) send(service string) []sentTrace {
 		out = append(out, tr)
 	}
 	return out
+}
+
+// sendRetrying sends data over via ("otlp-http" or "otlp-grpc") through
+// nginx, each attempt bounded by perTry, retrying every 500ms while the
+// cluster refuses writes, until ingestTimeout or an error final says is
+// final. It returns the attempts made and the last error (nil once sent).
+func (e *tempoEnv) sendRetrying(via string, data *tracepb.TracesData, perTry time.Duration, final func(error) bool) (int, error) {
+	deadline := time.Now().Add(ingestTimeout)
+	for attempts := 1; ; attempts++ {
+		ctx, cancel := context.WithTimeout(context.Background(), perTry)
+		var err error
+		if via == "otlp-http" {
+			err = e.client.sendHTTP(ctx, data)
+		} else {
+			err = e.client.sendGRPC(ctx, data)
+		}
+		cancel()
+		if err == nil {
+			return attempts, nil
+		}
+		if final(err) || time.Now().After(deadline) {
+			return attempts, err
+		}
+		if attempts == 1 || attempts%20 == 0 {
+			e.t.Logf("send %s: %v (retrying)", via, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // readBack waits (bounded) until every trace is readable by id through
