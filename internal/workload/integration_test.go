@@ -448,6 +448,17 @@ func TestIntegrationZeroFailedRequests(t *testing.T) {
 	e.apply(t, NginxPlan{Config: e.config(t, "worker-1.test"), Run: true, StatusPort: statusPort})
 
 	load := e.sb.StartLoad(4, fmt.Sprintf("http://127.0.0.1:%d/", proxyPort))
+	reloadUnderLoad(t, e, load, func(workers ...string) NginxPlan {
+		return NginxPlan{Config: e.config(t, workers...), Run: true, StatusPort: statusPort}
+	}, "HTTP")
+}
+
+// reloadUnderLoad reloads nginx with plan through five worker sets that
+// add and remove backends while load runs, and fails on any failed
+// request (what names the requests in the message) or a backend that
+// never served.
+func reloadUnderLoad(t *testing.T, e *env, load *sandbox.Load, plan func(workers ...string) NginxPlan, what string) {
+	t.Helper()
 	// waitRequests waits until n more requests completed (a count, not a time).
 	waitRequests := func(n int64) {
 		if err := load.WaitRequests(n, 30*time.Second); err != nil {
@@ -455,25 +466,22 @@ func TestIntegrationZeroFailedRequests(t *testing.T) {
 		}
 	}
 	waitRequests(200)
-	steps := [][]string{
+	for i, workers := range [][]string{
 		{"worker-1.test", "worker-2.test"},
 		{"worker-1.test", "worker-2.test", "worker-3.test"},
 		{"worker-2.test", "worker-3.test"},
 		{"worker-3.test"},
 		{"worker-1.test", "worker-3.test"},
-	}
-	for i, workers := range steps {
-		res := e.apply(t, NginxPlan{Config: e.config(t, workers...), Run: true, StatusPort: statusPort})
-		if !res.Reloaded {
+	} {
+		if res := e.apply(t, plan(workers...)); !res.Reloaded {
 			t.Fatalf("step %d: %+v, want a reload", i, res)
 		}
 		waitRequests(200)
 	}
 	res := load.Stop()
-
 	t.Logf("requests=%d failures=%d per-backend=%v", res.Requests, res.Failures, res.Bodies)
 	if res.Failures != 0 {
-		t.Fatalf("%d of %d requests failed during reloads; first: %q", res.Failures, res.Requests, res.FirstErrors)
+		t.Fatalf("%d of %d %s requests failed during reloads; first: %q", res.Failures, res.Requests, what, res.FirstErrors)
 	}
 	if len(res.Bodies) != 3 {
 		t.Fatalf("not every backend served: %v", res.Bodies)
@@ -517,32 +525,7 @@ func TestIntegrationZeroFailedRequestsTLS(t *testing.T) {
 	tr := e.sb.HTTPTransport()
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, ServerName: serverName}
 	load := sandbox.StartLoadWith(&http.Client{Transport: tr, Timeout: 10 * time.Second}, 4, fmt.Sprintf("https://127.0.0.1:%d/", proxyPort))
-	waitRequests := func(n int64) {
-		if err := load.WaitRequests(n, 30*time.Second); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitRequests(200)
-	for i, workers := range [][]string{
-		{"worker-1.test", "worker-2.test"},
-		{"worker-1.test", "worker-2.test", "worker-3.test"},
-		{"worker-2.test", "worker-3.test"},
-		{"worker-3.test"},
-		{"worker-1.test", "worker-3.test"},
-	} {
-		if res := e.apply(t, plan(workers...)); !res.Reloaded {
-			t.Fatalf("step %d: %+v, want a reload", i, res)
-		}
-		waitRequests(200)
-	}
-	res := load.Stop()
-	t.Logf("requests=%d failures=%d per-backend=%v", res.Requests, res.Failures, res.Bodies)
-	if res.Failures != 0 {
-		t.Fatalf("%d of %d HTTPS requests failed during reloads; first: %q", res.Failures, res.Requests, res.FirstErrors)
-	}
-	if len(res.Bodies) != 3 {
-		t.Fatalf("not every backend served: %v", res.Bodies)
-	}
+	reloadUnderLoad(t, e, load, plan, "HTTPS")
 }
 
 // selfSignedCertificate returns a certificate for name, its key (PEM) and
