@@ -8,6 +8,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 WORKLOAD_BIN ?= $(HOME)/.cache/coordinator-workloads/bin
 export TEMPO_BIN ?= $(WORKLOAD_BIN)/tempo
 export PYROSCOPE_BIN ?= $(WORKLOAD_BIN)/pyroscope
+export TRAEFIK_BIN ?= $(WORKLOAD_BIN)/traefik
 
 .PHONY: all build charm test unit fuzz demo e2e bench bench-datapath deps system-deps workloads lint clean
 
@@ -33,9 +34,9 @@ system-deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx util-linux iproute2 >/dev/null; \
 	fi
 
-## workloads: build the real Tempo and Pyroscope binaries once into $(WORKLOAD_BIN)
+## workloads: build the real Tempo, Pyroscope and Traefik binaries once into $(WORKLOAD_BIN)
 workloads:
-	scripts/build-workloads tempo pyroscope
+	scripts/build-workloads tempo pyroscope traefik
 
 deps: system-deps workloads
 

@@ -20,7 +20,7 @@
 // and in -short mode.
 //
 // Run: `make e2e`, or `go test -v ./tests/e2e/` (about 6 minutes on two
-// cores). Environment: TEMPO_BIN, PYROSCOPE_BIN (default: the `make
+// cores). Environment: TEMPO_BIN, PYROSCOPE_BIN, TRAEFIK_BIN (default: the `make
 // workloads` cache), DISPATCH_BIN (default: cmd/dispatch built once per
 // run), E2E_LOGS=<dir> to keep every workload's log.
 //

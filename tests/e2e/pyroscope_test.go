@@ -50,9 +50,10 @@ type pyroscopeEnv struct {
 	kind workerKind
 	http *http.Client
 	grpc *grpc.ClientConn
-	// scheme is "http", or "https" once useTLS was given a config.
-	scheme string
-	start  time.Time
+	// base is the HTTP base URL of Pyroscope's UI and APIs (nginx's
+	// :8080 by default), without a trailing slash.
+	base  string
+	start time.Time
 }
 
 // newPyroscopeEnv starts the network, S3 and the coordinator related to
@@ -91,10 +92,11 @@ func (e *pyroscopeEnv) useTLS(cfg *tls.Config) {
 	}
 	tr := e.c.sb.HTTPTransport()
 	tr.TLSClientConfig = cfg
-	e.grpc, e.http, e.scheme = conn, &http.Client{Transport: tr, Timeout: 15 * time.Second}, "http"
+	scheme := "http"
 	if cfg != nil {
-		e.scheme = "https"
+		scheme = "https"
 	}
+	e.grpc, e.http, e.base = conn, &http.Client{Transport: tr, Timeout: 15 * time.Second}, scheme+"://"+nginxPyroscopeHTTP
 }
 
 // profile is a small CPU profile in the folded ("collapsed") format:
@@ -137,7 +139,7 @@ func (e *pyroscopeEnv) push(app string) {
 	q.Set("format", "folded")
 	q.Set("sampleRate", fmt.Sprint(int64(time.Second)/cpuPeriod))
 	q.Set("spyName", "gospy")
-	target := e.scheme + "://" + nginxPyroscopeHTTP + "/ingest?" + q.Encode()
+	target := e.base + "/ingest?" + q.Encode()
 	deadline := time.Now().Add(ingestTimeout)
 	attempts := 0
 	for {
@@ -353,7 +355,7 @@ func (e *pyroscopeEnv) render(ctx context.Context, app string) (int, []string, e
 	q.Set("from", "now-1h")
 	q.Set("until", "now")
 	q.Set("format", "json")
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.scheme+"://"+nginxPyroscopeHTTP+"/pyroscope/render?"+q.Encode(), nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.base+"/pyroscope/render?"+q.Encode(), nil)
 	resp, err := e.http.Do(req)
 	if err != nil {
 		return 0, nil, err

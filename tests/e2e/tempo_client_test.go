@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -81,14 +82,17 @@ func newTrace(service string, n int, via string) (sentTrace, *tracepb.TracesData
 	return sentTrace{id: hex.EncodeToString(traceID), service: service, spans: n, via: via}, data
 }
 
-// tempoClient talks to the coordinator's nginx from inside its sandbox
-// network namespace, as an in-cluster client of the coordinator would.
+// tempoClient talks to Tempo at given URLs: by default to the
+// coordinator's nginx from inside its sandbox network namespace, as an
+// in-cluster client of the coordinator would.
 type tempoClient struct {
 	sb   *sandbox.Sandbox
 	http *http.Client
 	grpc *grpc.ClientConn
-	// scheme is "http", or "https" once useTLS was given a config.
-	scheme string
+	// otlpHTTP and api are the base URLs of the OTLP/HTTP receiver and of
+	// Tempo's HTTP API ("http://host:port" or "https://host:port", no
+	// trailing slash).
+	otlpHTTP, api string
 }
 
 func newTempoClient(sb *sandbox.Sandbox) (*tempoClient, error) {
@@ -96,12 +100,13 @@ func newTempoClient(sb *sandbox.Sandbox) (*tempoClient, error) {
 	return c, c.useTLS(nil)
 }
 
-// useTLS makes the client talk TLS with cfg (HTTPS, gRPC over TLS), or
-// plain HTTP and gRPC with nil.
+// useTLS makes the client talk to nginx with TLS with cfg (HTTPS, gRPC over
+// TLS), or plain HTTP and gRPC with nil.
 func (c *tempoClient) useTLS(cfg *tls.Config) error {
 	creds := insecure.NewCredentials()
+	scheme := "http"
 	if cfg != nil {
-		creds = credentials.NewTLS(cfg)
+		creds, scheme = credentials.NewTLS(cfg), "https"
 	}
 	conn, err := grpc.NewClient("passthrough:///"+nginxOTLPGRPC,
 		grpc.WithTransportCredentials(creds),
@@ -114,22 +119,34 @@ func (c *tempoClient) useTLS(cfg *tls.Config) error {
 	}
 	tr := c.sb.HTTPTransport()
 	tr.TLSClientConfig = cfg
-	c.grpc, c.http, c.scheme = conn, &http.Client{Transport: tr, Timeout: 10 * time.Second}, "http"
-	if cfg != nil {
-		c.scheme = "https"
-	}
+	c.grpc, c.http = conn, &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	c.otlpHTTP, c.api = scheme+"://"+nginxOTLPHTTP, scheme+"://"+nginxTempoAPI
 	return nil
+}
+
+// dialTempo is a client of the OTLP/HTTP receiver at otlpHTTP, the
+// OTLP/gRPC one at grpcAddr ("host:port") and the API at api, through the
+// HTTP client and the dialer given.
+func dialTempo(c *http.Client, dial func(context.Context, string) (net.Conn, error), otlpHTTP, grpcAddr, api string) (*tempoClient, error) {
+	conn, err := grpc.NewClient("passthrough:///"+grpcAddr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(dial))
+	if err != nil {
+		return nil, err
+	}
+	return &tempoClient{http: c, grpc: conn, otlpHTTP: strings.TrimSuffix(otlpHTTP, "/"), api: strings.TrimSuffix(api, "/")}, nil
 }
 
 func (c *tempoClient) close() { c.grpc.Close() }
 
-// sendHTTP posts the trace as OTLP/HTTP protobuf to nginx's :4318.
+// sendHTTP posts the trace as OTLP/HTTP protobuf to the receiver (nginx's
+// :4318 by default).
 func (c *tempoClient) sendHTTP(ctx context.Context, data *tracepb.TracesData) error {
 	body, err := proto.Marshal(data)
 	if err != nil {
 		return err
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.scheme+"://"+nginxOTLPHTTP+"/v1/traces", bytes.NewReader(body))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.otlpHTTP+"/v1/traces", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-protobuf")
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -143,17 +160,18 @@ func (c *tempoClient) sendHTTP(ctx context.Context, data *tracepb.TracesData) er
 	return nil
 }
 
-// sendGRPC exports the trace over OTLP/gRPC through nginx's :4317.
+// sendGRPC exports the trace over OTLP/gRPC (through nginx's :4317 by
+// default).
 func (c *tempoClient) sendGRPC(ctx context.Context, data *tracepb.TracesData) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	return c.grpc.Invoke(ctx, otlpExportMethod, data, &emptypb.Empty{})
 }
 
-// getJSON GETs a Tempo API path through nginx's :3200 and decodes the JSON
+// getJSON GETs a Tempo API path (through nginx's :3200 by default) and decodes the JSON
 // answer into out; a non-200 answer is an error.
 func (c *tempoClient) getJSON(ctx context.Context, path string, out any) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.scheme+"://"+nginxTempoAPI+path, nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.api+path, nil)
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -1,0 +1,344 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"gopkg.in/yaml.v3"
+
+	"github.com/tempo-coordinator/coordinator/internal/jujusim"
+)
+
+// traefikReadyTimeout bounds the wait for Traefik to route to nginx.
+const traefikReadyTimeout = 60 * time.Second
+
+// traefikBinary returns the Traefik binary (`make workloads`, or
+// $TRAEFIK_BIN). A missing binary skips the test, or fails it in CI
+// (SANDBOX_REQUIRED=1), where it must have been built.
+func traefikBinary(t *testing.T) string {
+	t.Helper()
+	bin := workloadBinary("TRAEFIK_BIN", "traefik")
+	if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+		msg := fmt.Sprintf("traefik binary not found at %s (build it with `make workloads`, or set TRAEFIK_BIN)", bin)
+		if os.Getenv("SANDBOX_REQUIRED") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip("skipping: " + msg)
+	}
+	return bin
+}
+
+// traefik is a real Traefik in a namespace of its own on the scenario's
+// network (its "pod"), loaded with exactly what the coordinator published
+// on the ingress relation: its static entry points merged into Traefik's
+// own static configuration, as the Traefik charm merges them, and its
+// dynamic configuration, verbatim, through the file provider.
+type traefik struct {
+	ip  string
+	log string
+	cmd *exec.Cmd
+}
+
+// relateTraefik relates a Traefik application to the coordinator's
+// ingress endpoint, publishing the address it serves at (scheme http),
+// and returns the relation once the coordinator answered.
+func (c *coordinator) relateTraefik(ip string) *jujusim.Relation {
+	c.t.Helper()
+	rel := c.h.Model.AddRelation("ingress", "traefik", nil, nil)
+	c.hook("ingress-relation-created", jujusim.HookOptions{Relation: rel})
+	rel.AddUnit("traefik/0", nil)
+	c.hook("ingress-relation-joined", jujusim.HookOptions{Relation: rel, RemoteUnit: "traefik/0"})
+	rel.RemoteAppData = map[string]string{"external_host": ip, "scheme": "http"}
+	c.hook("ingress-relation-changed", jujusim.HookOptions{Relation: rel, RemoteUnit: "traefik/0"})
+	if rel.LocalAppData["config"] == "" || rel.LocalAppData["raw"] != "False" {
+		c.t.Fatalf("no route published on %s: %v; status %s", rel.Ref(), rel.LocalAppData, c.status())
+	}
+	return rel
+}
+
+// removeRelation removes a relation as Juju does: departed for each remote
+// unit, then broken.
+func (c *coordinator) removeRelation(rel *jujusim.Relation) {
+	c.t.Helper()
+	for _, u := range rel.Units() {
+		rel.RemoveUnit(u)
+		c.hook(rel.Endpoint+"-relation-departed", jujusim.HookOptions{Relation: rel, RemoteUnit: u})
+	}
+	c.hook(rel.Endpoint+"-relation-broken", jujusim.HookOptions{Relation: rel})
+}
+
+// hostname is the coordinator unit's in-cluster name, as it published it
+// on peers (the name Traefik's services point at).
+func (c *coordinator) hostname() string {
+	c.t.Helper()
+	for _, r := range c.h.Model.RelationsOf("peers") {
+		if h := r.LocalUnitData["hostname"]; h != "" {
+			return h
+		}
+	}
+	c.t.Fatal("the coordinator published no hostname on peers")
+	return ""
+}
+
+// startTraefik runs Traefik in the namespace netns (address ip) with the
+// route published on rel. Kubernetes' DNS is played by the namespace's
+// /etc/hosts: the coordinator unit's name resolves to its sandbox address.
+func startTraefik(t *testing.T, c *coordinator, netns, ip string, rel *jujusim.Relation) *traefik {
+	t.Helper()
+	bin := traefikBinary(t)
+	dir := t.TempDir()
+	dynamic := filepath.Join(dir, "dynamic.yaml")
+	if err := os.WriteFile(dynamic, []byte(rel.LocalAppData["config"]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Traefik's own static configuration, as the Traefik charm writes it
+	// (its web entry point, the file provider), with the coordinator's
+	// entry points merged in.
+	static := map[string]any{}
+	if err := yaml.Unmarshal([]byte(rel.LocalAppData["static"]), &static); err != nil {
+		t.Fatalf("published static config: %v\n%s", err, rel.LocalAppData["static"])
+	}
+	entryPoints, _ := static["entryPoints"].(map[string]any)
+	if entryPoints == nil {
+		entryPoints = map[string]any{}
+	}
+	entryPoints["web"] = map[string]any{"address": ":80"}
+	static["entryPoints"] = entryPoints
+	static["providers"] = map[string]any{"file": map[string]any{"filename": dynamic}}
+	static["global"] = map[string]any{"checkNewVersion": false, "sendAnonymousUsage": false}
+	static["log"] = map[string]any{"level": "DEBUG"}
+	staticYAML, err := yaml.Marshal(static)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staticPath := filepath.Join(dir, "traefik.yaml")
+	hosts := filepath.Join(dir, "hosts")
+	if err := os.WriteFile(staticPath, staticYAML, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(hosts, []byte("127.0.0.1 localhost\n"+coordinatorIP+" "+c.hostname()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tr := &traefik{ip: ip, log: filepath.Join(dir, "traefik.log")}
+	logf, err := os.Create(tr.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	script := "set -e\nmount --bind " + shellQuote(hosts) + " /etc/hosts\nexec \"$@\"\n"
+	tr.cmd = exec.Command("ip", "netns", "exec", netns, "unshare", "--mount", "--propagation", "private",
+		"/bin/sh", "-c", script, "sh", bin, "--configFile="+staticPath)
+	tr.cmd.Stdout, tr.cmd.Stderr = logf, logf
+	tr.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := tr.cmd.Start(); err != nil {
+		t.Fatalf("start traefik: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { tr.cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		tr.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			tr.cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			data, _ := os.ReadFile(tr.log)
+			t.Logf("traefik static config:\n%s\ndynamic config:\n%s\ntraefik log (tail):\n%s",
+				staticYAML, rel.LocalAppData["config"], tail(string(data), 4000))
+		}
+	})
+	return tr
+}
+
+// waitRoute waits (bounded) until GET url through Traefik answers 200.
+func waitRoute(t *testing.T, client *http.Client, url string) {
+	t.Helper()
+	deadline := time.Now().Add(traefikReadyTimeout)
+	for {
+		var detail string
+		resp, err := client.Get(url)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			detail = resp.Status
+		} else {
+			detail = err.Error()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Traefik does not route %s within %s: %s", url, traefikReadyTimeout, detail)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+// hubDialer dials from the hub namespace (outside the coordinator's and
+// Traefik's pods), as a client outside the cluster would reach Traefik.
+func hubDialer(n *network) func(context.Context, string) (net.Conn, error) {
+	return func(ctx context.Context, addr string) (net.Conn, error) { return n.dial(ctx, "tcp", addr) }
+}
+
+// receivers decodes the tracing provider databag: protocol name → URL.
+func receivers(t *testing.T, rel *jujusim.Relation) map[string]string {
+	t.Helper()
+	var list []struct {
+		Protocol struct{ Name string } `json:"protocol"`
+		URL      string                `json:"url"`
+	}
+	if err := json.Unmarshal([]byte(rel.LocalAppData["receivers"]), &list); err != nil {
+		t.Fatalf("tracing receivers %q: %v", rel.LocalAppData["receivers"], err)
+	}
+	out := map[string]string{}
+	for _, r := range list {
+		out[r.Protocol.Name] = r.URL
+	}
+	return out
+}
+
+// TestTempoIngress: a real Traefik in front of the coordinator's nginx,
+// configured with exactly the route the coordinator published. OTLP/HTTP
+// and OTLP/gRPC traces go in at the receiver URLs published on tracing
+// (Traefik's), and come back through Traefik's query route at the URL
+// published on tempo-api; once the ingress is removed, every URL is
+// in-cluster again.
+func TestTempoIngress(t *testing.T) {
+	e := newTempoEnv(t)
+	e.c.addWorker(e.n, "tempo-worker", "all", 1)
+	e.sync()
+	c := e.c
+	tracing := c.h.Model.AddRelation("tracing", "otel-collector", map[string]string{"receivers": `["otlp_http","otlp_grpc"]`},
+		map[string]map[string]string{"otel-collector/0": {}})
+	c.hook("tracing-relation-changed", jujusim.HookOptions{Relation: tracing, RemoteUnit: "otel-collector/0"})
+	inCluster := receivers(t, tracing)
+	api := c.h.Model.AddRelation("tempo-api", "consumer", nil, map[string]map[string]string{"consumer/0": {}})
+	c.hook("tempo-api-relation-joined", jujusim.HookOptions{Relation: api, RemoteUnit: "consumer/0"})
+
+	netns, ip := e.n.addHost()
+	ingress := c.relateTraefik(ip)
+	urls := receivers(t, tracing)
+	if urls["otlp_http"] != "http://"+ip+":4318" || urls["otlp_grpc"] != ip+":4317" {
+		t.Fatalf("receivers published with Traefik ready: %v", urls)
+	}
+	var httpAPI struct {
+		Direct  string `json:"direct_url"`
+		Ingress string `json:"ingress_url"`
+	}
+	if err := json.Unmarshal([]byte(api.LocalAppData["http"]), &httpAPI); err != nil || httpAPI.Ingress != "http://"+ip+":3200/" {
+		t.Fatalf("tempo-api http = %q (%v)", api.LocalAppData["http"], err)
+	}
+
+	startTraefik(t, c, netns, ip, ingress)
+	client := e.n.httpClient()
+	waitRoute(t, client, httpAPI.Ingress+"ready")
+	via, err := dialTempo(client, hubDialer(e.n), urls["otlp_http"], urls["otlp_grpc"], httpAPI.Ingress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(via.close)
+	throughTraefik := *e
+	throughTraefik.client = via
+	traces := throughTraefik.send("e2e-ingress")
+	found, first := throughTraefik.readBack(traces, "", true)
+
+	// The ingress goes: every URL is in-cluster again.
+	c.removeRelation(ingress)
+	if urls = receivers(t, tracing); !maps.Equal(urls, inCluster) || !strings.HasPrefix(urls["otlp_http"], "http://tempo-coordinator-k8s.") {
+		t.Errorf("receivers after the ingress left: %v, want the in-cluster ones %v", urls, inCluster)
+	}
+	if strings.Contains(api.LocalAppData["http"], "ingress_url") {
+		t.Errorf("tempo-api after the ingress left: %s", api.LocalAppData["http"])
+	}
+	report(t, "through traefik %s: traces=%d spans sent=%d found=%d first read-back=%s total=%s status=%q",
+		ip, len(traces), spans(traces), found, first.Round(time.Millisecond), time.Since(e.start).Round(time.Second), c.status())
+}
+
+// TestPyroscopeIngress: a real Traefik in front of the coordinator's nginx:
+// Pyroscope's UI and /ingest under the path prefix of the URL the status
+// gives ("UI ready at ..."), OTLP profiles over gRPC at the endpoint
+// published on profiling, both read back through Traefik's prefix.
+func TestPyroscopeIngress(t *testing.T) {
+	e := newPyroscopeEnv(t)
+	w := e.c.addWorker(e.n, "pyroscope-worker", "all", 1)
+	c := e.c
+	profiling := c.h.Model.AddRelation("profiling", "otel-collector", nil, map[string]map[string]string{"otel-collector/0": {}})
+	c.hook("profiling-relation-joined", jujusim.HookOptions{Relation: profiling, RemoteUnit: "otel-collector/0"})
+
+	netns, ip := e.n.addHost()
+	ingress := c.relateTraefik(ip)
+	prefix := "/" + c.h.Model.Name + "-" + c.h.Model.App()
+	base := "http://" + ip + prefix
+	if c.status() != "active: UI ready at "+base {
+		t.Fatalf("status %q, want the UI at %s", c.status(), base)
+	}
+	if !strings.Contains(c.publishedConfig(w), "base-url: "+prefix) {
+		t.Fatalf("worker config without api.base-url %s:\n%s", prefix, c.publishedConfig(w))
+	}
+	var grpcAddr string
+	if err := json.Unmarshal([]byte(profiling.LocalAppData["otlp_grpc_endpoint_url"]), &grpcAddr); err != nil || grpcAddr != ip+":42424" {
+		t.Fatalf("profiling endpoint %q (%v)", profiling.LocalAppData["otlp_grpc_endpoint_url"], err)
+	}
+	syncWorkers(t, c, e.n, e.kind)
+
+	startTraefik(t, c, netns, ip, ingress)
+	client := e.n.httpClient()
+	client.Timeout = 15 * time.Second
+	waitRoute(t, client, base+"/")
+	// The UI: Traefik strips the prefix, Pyroscope serves its UI page at
+	// "/" (this Pyroscope is built without the UI's assets, so the page
+	// says so; the route is what is checked here).
+	resp, err := client.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "This route is not available in dev mode") {
+		t.Fatalf("UI through Traefik: %s: %.300s", resp.Status, page)
+	}
+
+	conn, err := grpc.NewClient("passthrough:///"+grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(hubDialer(e.n)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	throughTraefik := *e
+	throughTraefik.http, throughTraefik.grpc, throughTraefik.base = client, conn, base
+	throughTraefik.push("e2eapp-ingress")
+	found, first := throughTraefik.readBack("e2eapp-ingress")
+	throughTraefik.pushOTLP("e2eapp-ingress-otlp")
+	foundOTLP, firstOTLP := throughTraefik.readBack("e2eapp-ingress-otlp")
+
+	c.removeRelation(ingress)
+	if strings.Contains(c.publishedConfig(w), "base-url") || !strings.HasPrefix(c.status(), "active: UI ready at http://pyroscope-coordinator-k8s.") {
+		t.Errorf("after the ingress left: status %q, config:\n%s", c.status(), c.publishedConfig(w))
+	}
+	report(t, "through traefik %s: ingest samples sent=%d found ticks=%d (ns) first read-back=%s; otlp-grpc %s: found ticks=%d first read-back=%s; total=%s",
+		base, profileSamples(), found, first.Round(time.Millisecond), grpcAddr, foundOTLP, firstOTLP.Round(time.Millisecond),
+		time.Since(e.start).Round(time.Second))
+}
