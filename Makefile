@@ -46,7 +46,7 @@ lint:
 	go vet ./...
 	go tool staticcheck ./...
 
-## test: every test, with real nginx, Pebble, Tempo and Pyroscope (installed or built first)
+## test: every test, with real nginx, Pebble, Tempo, Pyroscope and Traefik (installed or built first)
 test: deps lint charm
 	go test -count=1 -timeout 30m ./...
 	FUZZTIME=$(FUZZTIME) scripts/fuzz
@@ -64,7 +64,7 @@ unit:
 demo: system-deps build
 	go run ./cmd/demo -dispatch $(BUILD)/dispatch
 
-## e2e: real Tempo and Pyroscope clusters configured by the charm (see README)
+## e2e: real Tempo and Pyroscope clusters configured by the charm, behind a real Traefik too (see README)
 e2e: deps build
 	go test -count=1 -v -timeout 30m ./tests/e2e/...
 
