@@ -174,12 +174,12 @@ func waitRoute(t *testing.T, client *http.Client, url string) {
 		var detail string
 		resp, err := client.Get(url)
 		if err == nil {
-			io.Copy(io.Discard, resp.Body)
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return
 			}
-			detail = resp.Status
+			detail = fmt.Sprintf("%s %q", resp.Status, body)
 		} else {
 			detail = err.Error()
 		}
@@ -254,7 +254,9 @@ func TestTempoIngress(t *testing.T) {
 
 	startTraefik(t, c, netns, ip, ingress)
 	client := e.n.httpClient()
-	waitRoute(t, client, httpAPI.Ingress+"ready")
+	// Tempo's /echo answers as soon as its HTTP server runs; /ready waits
+	// for the compactor ring to be stable for a minute first.
+	waitRoute(t, client, httpAPI.Ingress+"api/echo")
 	via, err := dialTempo(client, hubDialer(e.n), urls["otlp_http"], urls["otlp_grpc"], httpAPI.Ingress)
 	if err != nil {
 		t.Fatal(err)
