@@ -58,14 +58,22 @@ func renderProxyExtras(loc *ngxBlock, l Location) {
 }
 
 // regexpQuote escapes the characters of a plain path that a PCRE regular
-// expression would interpret.
+// expression would interpret, in a bracket ("[.]") where one is exact, so
+// that the pattern needs no quoting in nginx.conf.
 func regexpQuote(s string) string {
 	var b strings.Builder
 	for _, c := range []byte(s) {
-		if strings.IndexByte(`.+*?()[]|^\`, c) >= 0 {
+		switch {
+		case strings.IndexByte(`.+*?()|[`, c) >= 0:
+			b.WriteString("[" + string(c) + "]")
+		case c == ']':
+			b.WriteString("[]]")
+		case c == '^' || c == '\\':
 			b.WriteByte('\\')
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
 		}
-		b.WriteByte(c)
 	}
 	return b.String()
 }

@@ -2,21 +2,31 @@ package e2e
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"maps"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"gopkg.in/yaml.v3"
 
@@ -54,15 +64,16 @@ type traefik struct {
 }
 
 // relateTraefik relates a Traefik application to the coordinator's
-// ingress endpoint, publishing the address it serves at (scheme http),
-// and returns the relation once the coordinator answered.
-func (c *coordinator) relateTraefik(ip string) *jujusim.Relation {
+// ingress endpoint, publishing the address it serves at and its scheme
+// ("http" or "https"), and returns the relation once the coordinator
+// answered.
+func (c *coordinator) relateTraefik(ip, scheme string) *jujusim.Relation {
 	c.t.Helper()
 	rel := c.h.Model.AddRelation("ingress", "traefik", nil, nil)
 	c.hook("ingress-relation-created", jujusim.HookOptions{Relation: rel})
 	rel.AddUnit("traefik/0", nil)
 	c.hook("ingress-relation-joined", jujusim.HookOptions{Relation: rel, RemoteUnit: "traefik/0"})
-	rel.RemoteAppData = map[string]string{"external_host": ip, "scheme": "http"}
+	rel.RemoteAppData = map[string]string{"external_host": ip, "scheme": scheme}
 	c.hook("ingress-relation-changed", jujusim.HookOptions{Relation: rel, RemoteUnit: "traefik/0"})
 	if rel.LocalAppData["config"] == "" || rel.LocalAppData["raw"] != "False" {
 		c.t.Fatalf("no route published on %s: %v; status %s", rel.Ref(), rel.LocalAppData, c.status())
@@ -94,15 +105,31 @@ func (c *coordinator) hostname() string {
 	return ""
 }
 
+// traefikTLS is what the Traefik charm adds when it serves https: its own
+// certificate (for its address) and the CA it trusts for https services
+// (the coordinator's, which it receives over receive-ca-cert).
+type traefikTLS struct {
+	cert, key string // PEM
+	backendCA string // PEM
+}
+
 // startTraefik runs Traefik in the namespace netns (address ip) with the
 // route published on rel. Kubernetes' DNS is played by the namespace's
 // /etc/hosts: the coordinator unit's name resolves to its sandbox address.
-func startTraefik(t *testing.T, c *coordinator, netns, ip string, rel *jujusim.Relation) *traefik {
+// With tlsOpts, Traefik serves https as the Traefik charm configures it:
+// a "-tls" twin of every published router (same rule, service and entry
+// points, without the redirect middlewares) with its certificate as the
+// default one, and the coordinator's CA trusted for https services.
+func startTraefik(t *testing.T, c *coordinator, netns, ip string, rel *jujusim.Relation, tlsOpts *traefikTLS) *traefik {
 	t.Helper()
 	bin := traefikBinary(t)
 	dir := t.TempDir()
+	dynamicYAML := []byte(rel.LocalAppData["config"])
+	if tlsOpts != nil {
+		dynamicYAML = withTLSRouters(t, dir, dynamicYAML, tlsOpts)
+	}
 	dynamic := filepath.Join(dir, "dynamic.yaml")
-	if err := os.WriteFile(dynamic, []byte(rel.LocalAppData["config"]), 0o644); err != nil {
+	if err := os.WriteFile(dynamic, dynamicYAML, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// Traefik's own static configuration, as the Traefik charm writes it
@@ -117,10 +144,18 @@ func startTraefik(t *testing.T, c *coordinator, netns, ip string, rel *jujusim.R
 		entryPoints = map[string]any{}
 	}
 	entryPoints["web"] = map[string]any{"address": ":80"}
+	entryPoints["websecure"] = map[string]any{"address": ":443"}
 	static["entryPoints"] = entryPoints
 	static["providers"] = map[string]any{"file": map[string]any{"filename": dynamic}}
 	static["global"] = map[string]any{"checkNewVersion": false, "sendAnonymousUsage": false}
 	static["log"] = map[string]any{"level": "DEBUG"}
+	if tlsOpts != nil {
+		ca := filepath.Join(dir, "backend-ca.pem")
+		if err := os.WriteFile(ca, []byte(tlsOpts.backendCA), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		static["serversTransport"] = map[string]any{"rootCAs": []string{ca}}
+	}
 	staticYAML, err := yaml.Marshal(static)
 	if err != nil {
 		t.Fatal(err)
@@ -160,10 +195,107 @@ func startTraefik(t *testing.T, c *coordinator, netns, ip string, rel *jujusim.R
 		if t.Failed() {
 			data, _ := os.ReadFile(tr.log)
 			t.Logf("traefik static config:\n%s\ndynamic config:\n%s\ntraefik log (tail):\n%s",
-				staticYAML, rel.LocalAppData["config"], tail(string(data), 4000))
+				staticYAML, dynamicYAML, tail(string(data), 4000))
 		}
 	})
 	return tr
+}
+
+// withTLSRouters returns the published dynamic configuration with what
+// the Traefik charm adds for https (its generate_tls_config_for_route for
+// an IP host): a "<router>-tls" twin of every router with tls: {}, on the
+// router's first entry point (websecure for web), without middlewares, and
+// Traefik's certificate (written to dir) as the default one.
+func withTLSRouters(t *testing.T, dir string, published []byte, opts *traefikTLS) []byte {
+	t.Helper()
+	var dyn map[string]any
+	if err := yaml.Unmarshal(published, &dyn); err != nil {
+		t.Fatalf("published dynamic config: %v\n%s", err, published)
+	}
+	httpCfg, _ := dyn["http"].(map[string]any)
+	routers, _ := httpCfg["routers"].(map[string]any)
+	if len(routers) == 0 {
+		t.Fatalf("no routers in the published dynamic config:\n%s", published)
+	}
+	for name, r := range maps.Clone(routers) {
+		router := r.(map[string]any)
+		// Its first entry point, or websecure for web.
+		entryPoint := "websecure"
+		if eps, _ := router["entryPoints"].([]any); len(eps) > 0 && eps[0] != "web" {
+			entryPoint = eps[0].(string)
+		}
+		routers[name+"-tls"] = map[string]any{
+			"rule": router["rule"], "service": router["service"], "entryPoints": []string{entryPoint},
+			"tls": map[string]any{},
+		}
+	}
+	cert, key := filepath.Join(dir, "traefik.crt"), filepath.Join(dir, "traefik.key")
+	if err := os.WriteFile(cert, []byte(opts.cert), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, []byte(opts.key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dyn["tls"] = map[string]any{"stores": map[string]any{"default": map[string]any{
+		"defaultCertificate": map[string]any{"certFile": cert, "keyFile": key}}}}
+	out, err := yaml.Marshal(dyn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// selfSignedFor is a self-signed certificate for the IP address (Traefik's
+// own, from a CA of its own), with the pool that trusts it.
+func selfSignedFor(t *testing.T, ip string) (certPEM, keyPEM string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "traefik " + ip},
+		IPAddresses:  []net.IP{net.ParseIP(ip)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})), pool
+}
+
+// redirectsToHTTPS checks that plain HTTP to Traefik at url is redirected
+// to the same URL over https (the redirect middlewares published for
+// Traefik's https scheme).
+func redirectsToHTTPS(t *testing.T, client *http.Client, url string) {
+	t.Helper()
+	plain := *client
+	plain.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := plain.Get(url)
+	if err != nil {
+		t.Fatalf("plain HTTP to Traefik: %v", err)
+	}
+	resp.Body.Close()
+	want := "https://" + strings.TrimPrefix(url, "http://")
+	if resp.StatusCode/100 != 3 || resp.Header.Get("Location") != want {
+		t.Fatalf("plain HTTP to %s: %s, Location %q; want a redirect to %s", url, resp.Status, resp.Header.Get("Location"), want)
+	}
 }
 
 // waitRoute waits (bounded) until GET url through Traefik answers 200.
@@ -226,11 +358,32 @@ func receivers(t *testing.T, rel *jujusim.Relation) map[string]string {
 // (Traefik's), and come back through Traefik's query route at the URL
 // published on tempo-api; once the ingress is removed, every URL is
 // in-cluster again.
-func TestTempoIngress(t *testing.T) {
+func TestTempoIngress(t *testing.T) { tempoThroughTraefik(t, false) }
+
+// TestTempoIngressTLS: the same with TLS at both hops: Traefik serves
+// https (its scheme on the relation; plain HTTP is redirected), and the
+// coordinator has a certificate, so Traefik reaches nginx over https (gRPC
+// included) trusting the coordinator's CA.
+func TestTempoIngressTLS(t *testing.T) { tempoThroughTraefik(t, true) }
+
+func tempoThroughTraefik(t *testing.T, secure bool) {
 	e := newTempoEnv(t)
 	e.c.addWorker(e.n, "tempo-worker", "all", 1)
-	e.sync()
 	c := e.c
+	scheme, tlsOpts := "http", (*traefikTLS)(nil)
+	var clientTLS *tls.Config
+	if secure {
+		provider, err := jujusim.NewTLSProvider()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.relateCertificates(provider)
+		if err := e.client.useTLS(&tls.Config{RootCAs: provider.CertPool(), ServerName: c.appFQDN()}); err != nil {
+			t.Fatal(err)
+		}
+		scheme, tlsOpts = "https", &traefikTLS{backendCA: provider.CAPEM}
+	}
+	e.sync()
 	tracing := c.h.Model.AddRelation("tracing", "otel-collector", map[string]string{"receivers": `["otlp_http","otlp_grpc"]`},
 		map[string]map[string]string{"otel-collector/0": {}})
 	c.hook("tracing-relation-changed", jujusim.HookOptions{Relation: tracing, RemoteUnit: "otel-collector/0"})
@@ -239,25 +392,35 @@ func TestTempoIngress(t *testing.T) {
 	c.hook("tempo-api-relation-joined", jujusim.HookOptions{Relation: api, RemoteUnit: "consumer/0"})
 
 	netns, ip := e.n.addHost()
-	ingress := c.relateTraefik(ip)
+	ingress := c.relateTraefik(ip, scheme)
 	urls := receivers(t, tracing)
-	if urls["otlp_http"] != "http://"+ip+":4318" || urls["otlp_grpc"] != ip+":4317" {
+	if urls["otlp_http"] != scheme+"://"+ip+":4318" || urls["otlp_grpc"] != ip+":4317" {
 		t.Fatalf("receivers published with Traefik ready: %v", urls)
 	}
 	var httpAPI struct {
 		Direct  string `json:"direct_url"`
 		Ingress string `json:"ingress_url"`
 	}
-	if err := json.Unmarshal([]byte(api.LocalAppData["http"]), &httpAPI); err != nil || httpAPI.Ingress != "http://"+ip+":3200/" {
+	if err := json.Unmarshal([]byte(api.LocalAppData["http"]), &httpAPI); err != nil || httpAPI.Ingress != scheme+"://"+ip+":3200/" {
 		t.Fatalf("tempo-api http = %q (%v)", api.LocalAppData["http"], err)
 	}
 
-	startTraefik(t, c, netns, ip, ingress)
 	client := e.n.httpClient()
+	if secure {
+		var pool *x509.CertPool
+		tlsOpts.cert, tlsOpts.key, pool = selfSignedFor(t, ip)
+		clientTLS = &tls.Config{RootCAs: pool}
+		client.Transport.(*http.Transport).TLSClientConfig = clientTLS
+	}
+	startTraefik(t, c, netns, ip, ingress, tlsOpts)
 	// Tempo's /echo answers as soon as its HTTP server runs; /ready waits
 	// for the compactor ring to be stable for a minute first.
 	waitRoute(t, client, httpAPI.Ingress+"api/echo")
-	via, err := dialTempo(client, hubDialer(e.n), urls["otlp_http"], urls["otlp_grpc"], httpAPI.Ingress)
+	if secure {
+		redirectsToHTTPS(t, client, "http://"+ip+":3200/api/echo")
+		redirectsToHTTPS(t, client, "http://"+ip+":4318/v1/traces")
+	}
+	via, err := dialTempo(client, hubDialer(e.n), clientTLS, urls["otlp_http"], urls["otlp_grpc"], httpAPI.Ingress)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,31 +432,51 @@ func TestTempoIngress(t *testing.T) {
 
 	// The ingress goes: every URL is in-cluster again.
 	c.removeRelation(ingress)
-	if urls = receivers(t, tracing); !maps.Equal(urls, inCluster) || !strings.HasPrefix(urls["otlp_http"], "http://tempo-coordinator-k8s.") {
+	if urls = receivers(t, tracing); !maps.Equal(urls, inCluster) || !strings.HasPrefix(urls["otlp_http"], scheme+"://tempo-coordinator-k8s.") {
 		t.Errorf("receivers after the ingress left: %v, want the in-cluster ones %v", urls, inCluster)
 	}
 	if strings.Contains(api.LocalAppData["http"], "ingress_url") {
 		t.Errorf("tempo-api after the ingress left: %s", api.LocalAppData["http"])
 	}
-	report(t, "through traefik %s: traces=%d spans sent=%d found=%d first read-back=%s total=%s status=%q",
-		ip, len(traces), spans(traces), found, first.Round(time.Millisecond), time.Since(e.start).Round(time.Second), c.status())
+	report(t, "through traefik %s (%s): traces=%d spans sent=%d found=%d first read-back=%s total=%s status=%q",
+		ip, scheme, len(traces), spans(traces), found, first.Round(time.Millisecond), time.Since(e.start).Round(time.Second), c.status())
 }
 
 // TestPyroscopeIngress: a real Traefik in front of the coordinator's nginx:
 // Pyroscope's UI and /ingest under the path prefix of the URL the status
 // gives ("UI ready at ..."), OTLP profiles over gRPC at the endpoint
 // published on profiling, both read back through Traefik's prefix.
-func TestPyroscopeIngress(t *testing.T) {
+func TestPyroscopeIngress(t *testing.T) { pyroscopeThroughTraefik(t, false) }
+
+// TestPyroscopeIngressTLS: the same with Traefik serving https and the
+// coordinator a certificate. Traefik's https twin of the web router (on
+// its websecure entry point, as the Traefik charm adds it) has none of
+// the published middlewares, so the path reaches nginx with its prefix,
+// which nginx removes; the reference's routes answer 404 there.
+func TestPyroscopeIngressTLS(t *testing.T) { pyroscopeThroughTraefik(t, true) }
+
+func pyroscopeThroughTraefik(t *testing.T, secure bool) {
 	e := newPyroscopeEnv(t)
 	w := e.c.addWorker(e.n, "pyroscope-worker", "all", 1)
 	c := e.c
+	scheme, tlsOpts := "http", (*traefikTLS)(nil)
+	var clientTLS *tls.Config
+	if secure {
+		provider, err := jujusim.NewTLSProvider()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.relateCertificates(provider)
+		e.useTLS(&tls.Config{RootCAs: provider.CertPool(), ServerName: c.appFQDN()})
+		scheme, tlsOpts = "https", &traefikTLS{backendCA: provider.CAPEM}
+	}
 	profiling := c.h.Model.AddRelation("profiling", "otel-collector", nil, map[string]map[string]string{"otel-collector/0": {}})
 	c.hook("profiling-relation-joined", jujusim.HookOptions{Relation: profiling, RemoteUnit: "otel-collector/0"})
 
 	netns, ip := e.n.addHost()
-	ingress := c.relateTraefik(ip)
+	ingress := c.relateTraefik(ip, scheme)
 	prefix := "/" + c.h.Model.Name + "-" + c.h.Model.App()
-	base := "http://" + ip + prefix
+	base := scheme + "://" + ip + prefix
 	if c.status() != "active: UI ready at "+base {
 		t.Fatalf("status %q, want the UI at %s", c.status(), base)
 	}
@@ -304,15 +487,29 @@ func TestPyroscopeIngress(t *testing.T) {
 	if err := json.Unmarshal([]byte(profiling.LocalAppData["otlp_grpc_endpoint_url"]), &grpcAddr); err != nil || grpcAddr != ip+":42424" {
 		t.Fatalf("profiling endpoint %q (%v)", profiling.LocalAppData["otlp_grpc_endpoint_url"], err)
 	}
+	if insecure := profiling.LocalAppData["insecure"]; insecure != strconv.FormatBool(!secure) {
+		t.Errorf("profiling insecure = %q with Traefik's scheme %s", insecure, scheme)
+	}
 	syncWorkers(t, c, e.n, e.kind)
 
-	startTraefik(t, c, netns, ip, ingress)
 	client := e.n.httpClient()
 	client.Timeout = 15 * time.Second
+	creds := insecure.NewCredentials()
+	if secure {
+		var pool *x509.CertPool
+		tlsOpts.cert, tlsOpts.key, pool = selfSignedFor(t, ip)
+		clientTLS = &tls.Config{RootCAs: pool}
+		client.Transport.(*http.Transport).TLSClientConfig = clientTLS
+		creds = credentials.NewTLS(clientTLS)
+	}
+	startTraefik(t, c, netns, ip, ingress, tlsOpts)
 	waitRoute(t, client, base+"/")
-	// The UI: Traefik strips the prefix, Pyroscope serves its UI page at
-	// "/" (this Pyroscope is built without the UI's assets, so the page
-	// says so; the route is what is checked here).
+	if secure {
+		redirectsToHTTPS(t, client, "http://"+ip+prefix+"/")
+	}
+	// The UI: Pyroscope serves its UI page at "/" (this Pyroscope is built
+	// without the UI's assets, so the page says so; the route is what is
+	// checked here).
 	resp, err := client.Get(base + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -323,7 +520,7 @@ func TestPyroscopeIngress(t *testing.T) {
 		t.Fatalf("UI through Traefik: %s: %.300s", resp.Status, page)
 	}
 
-	conn, err := grpc.NewClient("passthrough:///"+grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	conn, err := grpc.NewClient("passthrough:///"+grpcAddr, grpc.WithTransportCredentials(creds),
 		grpc.WithContextDialer(hubDialer(e.n)))
 	if err != nil {
 		t.Fatal(err)
@@ -337,7 +534,7 @@ func TestPyroscopeIngress(t *testing.T) {
 	foundOTLP, firstOTLP := throughTraefik.readBack("e2eapp-ingress-otlp")
 
 	c.removeRelation(ingress)
-	if strings.Contains(c.publishedConfig(w), "base-url") || !strings.HasPrefix(c.status(), "active: UI ready at http://pyroscope-coordinator-k8s.") {
+	if strings.Contains(c.publishedConfig(w), "base-url") || !strings.HasPrefix(c.status(), "active: UI ready at "+scheme+"://pyroscope-coordinator-k8s.") {
 		t.Errorf("after the ingress left: status %q, config:\n%s", c.status(), c.publishedConfig(w))
 	}
 	report(t, "through traefik %s: ingest samples sent=%d found ticks=%d (ns) first read-back=%s; otlp-grpc %s: found ticks=%d first read-back=%s; total=%s",

@@ -103,34 +103,34 @@ func newTempoClient(sb *sandbox.Sandbox) (*tempoClient, error) {
 // useTLS makes the client talk to nginx with TLS with cfg (HTTPS, gRPC over
 // TLS), or plain HTTP and gRPC with nil.
 func (c *tempoClient) useTLS(cfg *tls.Config) error {
-	creds := insecure.NewCredentials()
 	scheme := "http"
 	if cfg != nil {
-		creds, scheme = credentials.NewTLS(cfg), "https"
+		scheme = "https"
 	}
-	conn, err := grpc.NewClient("passthrough:///"+nginxOTLPGRPC,
-		grpc.WithTransportCredentials(creds),
-		grpc.WithContextDialer(c.sb.ContextDialer()))
+	tr := c.sb.HTTPTransport()
+	tr.TLSClientConfig = cfg
+	d, err := dialTempo(&http.Client{Transport: tr, Timeout: 10 * time.Second}, c.sb.ContextDialer(), cfg,
+		scheme+"://"+nginxOTLPHTTP, nginxOTLPGRPC, scheme+"://"+nginxTempoAPI)
 	if err != nil {
 		return err
 	}
 	if c.grpc != nil {
 		c.grpc.Close()
 	}
-	tr := c.sb.HTTPTransport()
-	tr.TLSClientConfig = cfg
-	c.grpc, c.http = conn, &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	c.otlpHTTP, c.api = scheme+"://"+nginxOTLPHTTP, scheme+"://"+nginxTempoAPI
+	d.sb = c.sb
+	*c = *d
 	return nil
 }
 
 // dialTempo is a client of the OTLP/HTTP receiver at otlpHTTP, the
-// OTLP/gRPC one at grpcAddr ("host:port") and the API at api, through the
-// HTTP client and the dialer given.
-func dialTempo(c *http.Client, dial func(context.Context, string) (net.Conn, error), otlpHTTP, grpcAddr, api string) (*tempoClient, error) {
-	conn, err := grpc.NewClient("passthrough:///"+grpcAddr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(dial))
+// OTLP/gRPC one at grpcAddr ("host:port", over TLS with cfg unless nil) and
+// the API at api, through the HTTP client and the dialer given.
+func dialTempo(c *http.Client, dial func(context.Context, string) (net.Conn, error), cfg *tls.Config, otlpHTTP, grpcAddr, api string) (*tempoClient, error) {
+	creds := insecure.NewCredentials()
+	if cfg != nil {
+		creds = credentials.NewTLS(cfg)
+	}
+	conn, err := grpc.NewClient("passthrough:///"+grpcAddr, grpc.WithTransportCredentials(creds), grpc.WithContextDialer(dial))
 	if err != nil {
 		return nil, err
 	}

@@ -99,7 +99,12 @@ const IngestionBurstSizeMB = 5
 // every worker, all on the workers' HTTP port; an HTTP server on
 // StatusPort for the UI, the APIs and ingestion, and a gRPC server on
 // OTLPGRPCPort for OTLP profiles.
-func (p *Plan) Routes(*coordinator.RenderInput) coordinator.Routes {
+//
+// Under an ingress path ("/<model>-<app>") every HTTP route is also served
+// with the path in front, which nginx removes: Traefik's https twin of the
+// web router (added by the Traefik charm) drops the strip-prefix
+// middleware the coordinator publishes, and forwards the path whole.
+func (p *Plan) Routes(in *coordinator.RenderInput) coordinator.Routes {
 	var out coordinator.Routes
 	for _, role := range Roles().Atomic {
 		out.Upstreams = append(out.Upstreams, coordinator.Upstream{Name: role, Role: role, Port: HTTPPort})
@@ -117,18 +122,26 @@ func (p *Plan) Routes(*coordinator.RenderInput) coordinator.Routes {
 		return l
 	}
 	// The UI, query and settings APIs set no body limit (0).
+	web := []coordinator.Location{
+		exact("/", UpstreamWorker),
+		prefix("/assets", UpstreamWorker),
+		ingest(exact("/ingest", RoleDistributor)),
+		ingest(prefix("/push.v1.PusherService", RoleDistributor)),
+		prefix("/pyroscope", RoleQueryFrontend),
+		prefix("/querier", RoleQueryFrontend),
+		prefix("/settings", RoleTenantSettings),
+		prefix("/adhocprofiles", RoleAdHocProfiles),
+	}
+	if base := coordinator.IngressPath(in); base != "" {
+		for _, l := range web[:len(web):len(web)] {
+			l.Path, l.Rewrite = base+l.Path, l.Path
+			web = append(web, l)
+		}
+		web = append(web, coordinator.Location{Modifier: "=", Path: base, Upstream: UpstreamWorker, Rewrite: "/"})
+	}
 	out.Servers = []coordinator.Server{{
-		Port: StatusPort,
-		Locations: []coordinator.Location{
-			exact("/", UpstreamWorker),
-			prefix("/assets", UpstreamWorker),
-			ingest(exact("/ingest", RoleDistributor)),
-			ingest(prefix("/push.v1.PusherService", RoleDistributor)),
-			prefix("/pyroscope", RoleQueryFrontend),
-			prefix("/querier", RoleQueryFrontend),
-			prefix("/settings", RoleTenantSettings),
-			prefix("/adhocprofiles", RoleAdHocProfiles),
-		},
+		Port:      StatusPort,
+		Locations: web,
 	}, {
 		Port:      OTLPGRPCPort,
 		GRPC:      true,
