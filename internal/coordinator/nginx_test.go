@@ -630,6 +630,27 @@ func TestNginxQuote(t *testing.T) {
 	}
 }
 
+// TestRegexpQuote: a rewrite pattern matches its path literally, captures
+// the rest, and needs no quoting in nginx.conf unless the path holds '^'.
+func TestRegexpQuote(t *testing.T) {
+	for _, path := range []string{"/m-app/push.v1.PusherService", "/a+b*c?d", "/(x)|[y]", "/plain", "/x^y"} {
+		pattern := "^" + regexpQuote(path) + "(.*)"
+		re := regexp.MustCompile(pattern)
+		if m := re.FindStringSubmatch(path + "/rest?q=1"); m == nil || m[1] != "/rest?q=1" {
+			t.Errorf("%s does not match %s/rest?q=1 with the rest captured: %q", pattern, path, m)
+		}
+		for i := range len(path) {
+			altered := path[:i] + "Z" + path[i+1:]
+			if re.MatchString(altered) {
+				t.Errorf("%s matches %s", pattern, altered)
+			}
+		}
+		if !strings.Contains(path, "^") && ngxQuote(pattern) != pattern {
+			t.Errorf("%s needs quoting: %s", pattern, ngxQuote(pattern))
+		}
+	}
+}
+
 // --- real nginx ---
 
 var localNginx struct {
