@@ -71,6 +71,42 @@ func TestHookCallBounds(t *testing.T) {
 	}
 }
 
+// TestHookCallBoundsWithCOS: the same bounds with the observability stack
+// related (Prometheus, two Loki units, Grafana): the alert rules, the Loki
+// data and the dashboards cost their relation reads and first writes, and
+// nothing more; an unchanged hook rewrites none of them.
+func TestHookCallBoundsWithCOS(t *testing.T) {
+	r := newTestRunner(t)
+	config, err := ConfigDefaults("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range Sizes[:3] {
+		if testing.Short() && size.Units > 10 {
+			continue
+		}
+		for _, hook := range Hooks {
+			m := NewModel(size, config)
+			RelateCOS(m)
+			first := run(t, r, m, hook)
+			checkBound(t, size, hook, "first", first)
+			for _, ep := range []string{"metrics-endpoint", "logging", "grafana-dashboard", "grafana-source"} {
+				if len(m.RelationsOf(ep)[0].LocalAppData) == 0 {
+					t.Errorf("%d units, first %s: nothing published on %s", size.Units, hook.Name, ep)
+				}
+			}
+			second := run(t, r, m, hook)
+			checkBound(t, size, hook, "second", second)
+			if n := second.Counts["relation-set"] + second.Counts["status-set"]; n != 0 {
+				t.Errorf("%d units, unchanged second %s with COS: %d writes: %v", size.Units, hook.Name, n, countsString(second.Counts))
+			}
+			if n := len(second.Calls); n > maxCachedHookCalls {
+				t.Errorf("%d units, unchanged second %s with COS: %d calls, want at most %d: %v", size.Units, hook.Name, n, maxCachedHookCalls, countsString(second.Counts))
+			}
+		}
+	}
+}
+
 // maxCachedHookCalls bounds the calls of a hook that reads from the
 // observation cache, whatever the cluster's size.
 const maxCachedHookCalls = 30

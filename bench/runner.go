@@ -57,6 +57,9 @@ func NewRunner(dispatch, shim, charmSource string) (*Runner, error) {
 	if shim, err = filepath.Abs(shim); err != nil {
 		return nil, err
 	}
+	if charmSource, err = filepath.Abs(charmSource); err != nil {
+		return nil, err
+	}
 	dir, err := os.MkdirTemp("", "hookbench-")
 	if err != nil {
 		return nil, fmt.Errorf("cannot prepare the benchmark: %w", err)
@@ -86,6 +89,11 @@ func NewRunner(dispatch, shim, charmSource string) (*Runner, error) {
 		return fail(err)
 	}
 	if err := os.WriteFile(filepath.Join(r.charmDir, "metadata.yaml"), meta, 0o644); err != nil {
+		return fail(err)
+	}
+	// The charm's assets (rule files, dashboards), as make charm packs
+	// them: read only when an observability relation exists.
+	if err := os.Symlink(filepath.Join(charmSource, "src"), filepath.Join(r.charmDir, "src")); err != nil {
 		return fail(err)
 	}
 	if r.server, err = newToolServer(dir); err != nil {

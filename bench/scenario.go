@@ -155,3 +155,21 @@ func ConfigDefaults(charmDir string) (map[string]any, error) {
 	}
 	return out, nil
 }
+
+// RelateCOS relates the model's coordinator to the observability stack:
+// Prometheus (metrics-endpoint), two Loki units (logging), Grafana
+// (grafana-dashboard and grafana-source). The leader then reads the
+// charm's assets and publishes alert rules, dashboards and the Loki data.
+func RelateCOS(m *jujusim.Model) {
+	m.AddRelation("metrics-endpoint", "prometheus", nil, map[string]map[string]string{"prometheus/0": {}})
+	loki := map[string]map[string]string{}
+	for u := range 2 {
+		url := fmt.Sprintf("http://loki-%d.loki-endpoints.cos.svc.cluster.local:3100/loki/api/v1/push", u)
+		loki[fmt.Sprintf("loki/%d", u)] = map[string]string{"endpoint": `{"url": ` + jsonString(url) + `}`}
+	}
+	m.AddRelation("logging", "loki", nil, loki)
+	m.AddRelation("grafana-dashboard", "grafana", nil, map[string]map[string]string{"grafana/0": {}})
+	m.AddRelation("grafana-source", "grafana", map[string]string{
+		"grafana_uid": "grafana-1", "grafana_base_url": "http://grafana.cos.svc.cluster.local:3000",
+	}, map[string]map[string]string{"grafana/0": {}})
+}
