@@ -7,17 +7,10 @@ package workload
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -36,6 +29,7 @@ import (
 
 	"github.com/tempo-coordinator/coordinator/internal/coordinator"
 	"github.com/tempo-coordinator/coordinator/internal/testenv/sandbox"
+	"github.com/tempo-coordinator/coordinator/internal/testenv/testcert"
 )
 
 const (
@@ -496,7 +490,7 @@ func TestIntegrationZeroFailedRequestsTLS(t *testing.T) {
 	e := newEnv(t)
 	e.startBackends(t)
 	const serverName = "coordinator-0.test"
-	certPEM, keyPEM, pool := selfSignedCertificate(t, serverName)
+	certPEM, keyPEM, pool := testcert.SelfSigned(t, serverName)
 	files := map[string][]byte{coordinator.NginxCertPath: certPEM, coordinator.NginxKeyPath: keyPEM}
 	plan := func(workers ...string) NginxPlan {
 		facts, err := e.c.NginxFacts(context.Background())
@@ -526,34 +520,6 @@ func TestIntegrationZeroFailedRequestsTLS(t *testing.T) {
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, ServerName: serverName}
 	load := sandbox.StartLoadWith(&http.Client{Transport: tr, Timeout: 10 * time.Second}, 4, fmt.Sprintf("https://127.0.0.1:%d/", proxyPort))
 	reloadUnderLoad(t, e, load, plan, "HTTPS")
-}
-
-// selfSignedCertificate returns a certificate for name, its key (PEM) and
-// a pool trusting it.
-func selfSignedCertificate(t *testing.T, name string) (certPEM, keyPEM []byte, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), pool
 }
 
 // TestIntegrationFailedReloadIsRetried: a config that passes `nginx -t`

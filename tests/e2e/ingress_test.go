@@ -2,18 +2,11 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"maps"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -31,6 +24,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tempo-coordinator/coordinator/internal/jujusim"
+	"github.com/tempo-coordinator/coordinator/internal/testenv/testcert"
 )
 
 // traefikReadyTimeout bounds the wait for Traefik to route to nginx.
@@ -111,6 +105,29 @@ func (c *coordinator) hostname() string {
 type traefikTLS struct {
 	cert, key string // PEM
 	backendCA string // PEM
+}
+
+// relateTestCA relates the coordinator to a certificates provider with a
+// test CA: in-cluster clients trust it with the config returned, and so
+// does Traefik with the options returned (its own certificate still to
+// add with certify).
+func (c *coordinator) relateTestCA() (*tls.Config, *traefikTLS) {
+	c.t.Helper()
+	provider, err := jujusim.NewTLSProvider()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.relateCertificates(provider)
+	return &tls.Config{RootCAs: provider.CertPool(), ServerName: c.appFQDN()}, &traefikTLS{backendCA: provider.CAPEM}
+}
+
+// certify gives Traefik a certificate for its address ip, and returns the
+// config of a client that trusts it.
+func (o *traefikTLS) certify(t *testing.T, ip string) *tls.Config {
+	t.Helper()
+	cert, key, pool := testcert.SelfSigned(t, ip)
+	o.cert, o.key = string(cert), string(key)
+	return &tls.Config{RootCAs: pool}
 }
 
 // startTraefik runs Traefik in the namespace netns (address ip) with the
@@ -245,41 +262,6 @@ func withTLSRouters(t *testing.T, dir string, published []byte, opts *traefikTLS
 	return out
 }
 
-// selfSignedFor is a self-signed certificate for the IP address (Traefik's
-// own, from a CA of its own), with the pool that trusts it.
-func selfSignedFor(t *testing.T, ip string) (certPEM, keyPEM string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "traefik " + ip},
-		IPAddresses:  []net.IP{net.ParseIP(ip)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})), pool
-}
-
 // redirectsToHTTPS checks that plain HTTP to Traefik at url is redirected
 // to the same URL over https (the redirect middlewares published for
 // Traefik's https scheme).
@@ -373,15 +355,12 @@ func tempoThroughTraefik(t *testing.T, secure bool) {
 	scheme, tlsOpts := "http", (*traefikTLS)(nil)
 	var clientTLS *tls.Config
 	if secure {
-		provider, err := jujusim.NewTLSProvider()
-		if err != nil {
+		var trusting *tls.Config
+		trusting, tlsOpts = c.relateTestCA()
+		if err := e.client.useTLS(trusting); err != nil {
 			t.Fatal(err)
 		}
-		c.relateCertificates(provider)
-		if err := e.client.useTLS(&tls.Config{RootCAs: provider.CertPool(), ServerName: c.appFQDN()}); err != nil {
-			t.Fatal(err)
-		}
-		scheme, tlsOpts = "https", &traefikTLS{backendCA: provider.CAPEM}
+		scheme = "https"
 	}
 	e.sync()
 	tracing := c.h.Model.AddRelation("tracing", "otel-collector", map[string]string{"receivers": `["otlp_http","otlp_grpc"]`},
@@ -407,9 +386,7 @@ func tempoThroughTraefik(t *testing.T, secure bool) {
 
 	client := e.n.httpClient()
 	if secure {
-		var pool *x509.CertPool
-		tlsOpts.cert, tlsOpts.key, pool = selfSignedFor(t, ip)
-		clientTLS = &tls.Config{RootCAs: pool}
+		clientTLS = tlsOpts.certify(t, ip)
 		client.Transport.(*http.Transport).TLSClientConfig = clientTLS
 	}
 	startTraefik(t, c, netns, ip, ingress, tlsOpts)
@@ -462,13 +439,10 @@ func pyroscopeThroughTraefik(t *testing.T, secure bool) {
 	scheme, tlsOpts := "http", (*traefikTLS)(nil)
 	var clientTLS *tls.Config
 	if secure {
-		provider, err := jujusim.NewTLSProvider()
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.relateCertificates(provider)
-		e.useTLS(&tls.Config{RootCAs: provider.CertPool(), ServerName: c.appFQDN()})
-		scheme, tlsOpts = "https", &traefikTLS{backendCA: provider.CAPEM}
+		var trusting *tls.Config
+		trusting, tlsOpts = c.relateTestCA()
+		e.useTLS(trusting)
+		scheme = "https"
 	}
 	profiling := c.h.Model.AddRelation("profiling", "otel-collector", nil, map[string]map[string]string{"otel-collector/0": {}})
 	c.hook("profiling-relation-joined", jujusim.HookOptions{Relation: profiling, RemoteUnit: "otel-collector/0"})
@@ -496,9 +470,7 @@ func pyroscopeThroughTraefik(t *testing.T, secure bool) {
 	client.Timeout = 15 * time.Second
 	creds := insecure.NewCredentials()
 	if secure {
-		var pool *x509.CertPool
-		tlsOpts.cert, tlsOpts.key, pool = selfSignedFor(t, ip)
-		clientTLS = &tls.Config{RootCAs: pool}
+		clientTLS = tlsOpts.certify(t, ip)
 		client.Transport.(*http.Transport).TLSClientConfig = clientTLS
 		creds = credentials.NewTLS(clientTLS)
 	}
