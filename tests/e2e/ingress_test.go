@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,7 +56,13 @@ type traefik struct {
 	ip  string
 	log string
 	cmd *exec.Cmd
+	// routers are the routers of the dynamic configuration loaded.
+	routers []string
 }
+
+// traefikAPIPort is where Traefik's API answers (its "traefik" entry
+// point), away from every port the coordinators route.
+const traefikAPIPort = "9000"
 
 // relateTraefik relates a Traefik application to the coordinator's
 // ingress endpoint, publishing the address it serves at and its scheme
@@ -166,6 +173,8 @@ func startTraefik(t *testing.T, c *coordinator, netns, ip string, rel *jujusim.R
 	static["providers"] = map[string]any{"file": map[string]any{"filename": dynamic}}
 	static["global"] = map[string]any{"checkNewVersion": false, "sendAnonymousUsage": false}
 	static["log"] = map[string]any{"level": "DEBUG"}
+	static["api"] = map[string]any{"insecure": true}
+	entryPoints["traefik"] = map[string]any{"address": ":" + traefikAPIPort}
 	if tlsOpts != nil {
 		ca := filepath.Join(dir, "backend-ca.pem")
 		if err := os.WriteFile(ca, []byte(tlsOpts.backendCA), 0o644); err != nil {
@@ -185,7 +194,7 @@ func startTraefik(t *testing.T, c *coordinator, netns, ip string, rel *jujusim.R
 	if err := os.WriteFile(hosts, []byte("127.0.0.1 localhost\n"+coordinatorIP+" "+c.hostname()+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tr := &traefik{ip: ip, log: filepath.Join(dir, "traefik.log")}
+	tr := &traefik{ip: ip, log: filepath.Join(dir, "traefik.log"), routers: routerNames(t, dynamicYAML)}
 	logf, err := os.Create(tr.log)
 	if err != nil {
 		t.Fatal(err)
@@ -277,6 +286,52 @@ func redirectsToHTTPS(t *testing.T, client *http.Client, url string) {
 	want := "https://" + strings.TrimPrefix(url, "http://")
 	if resp.StatusCode/100 != 3 || resp.Header.Get("Location") != want {
 		t.Fatalf("plain HTTP to %s: %s, Location %q; want a redirect to %s", url, resp.Status, resp.Header.Get("Location"), want)
+	}
+}
+
+// routerNames lists the HTTP routers of a dynamic configuration.
+func routerNames(t *testing.T, dynamic []byte) []string {
+	t.Helper()
+	var cfg struct {
+		HTTP struct {
+			Routers map[string]any `yaml:"routers"`
+		} `yaml:"http"`
+	}
+	if err := yaml.Unmarshal(dynamic, &cfg); err != nil {
+		t.Fatalf("dynamic config: %v\n%s", err, dynamic)
+	}
+	return slices.Sorted(maps.Keys(cfg.HTTP.Routers))
+}
+
+// allRoutersEnabled checks, through Traefik's API, that Traefik took every
+// router of the configuration it was given (a router it rejects, e.g. for
+// a middleware or service it cannot build, is disabled with an error).
+func (tr *traefik) allRoutersEnabled(t *testing.T, client *http.Client) {
+	t.Helper()
+	resp, err := client.Get("http://" + net.JoinHostPort(tr.ip, traefikAPIPort) + "/api/http/routers")
+	if err != nil {
+		t.Fatalf("Traefik's API: %v", err)
+	}
+	defer resp.Body.Close()
+	var routers []struct {
+		Name   string   `json:"name"`
+		Status string   `json:"status"`
+		Errors []string `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&routers); err != nil {
+		t.Fatalf("Traefik's routers: %s: %v", resp.Status, err)
+	}
+	got := map[string]string{}
+	for _, r := range routers {
+		got[r.Name] = r.Status
+		if r.Status != "enabled" || len(r.Errors) > 0 {
+			t.Errorf("Traefik's router %s: %s %v", r.Name, r.Status, r.Errors)
+		}
+	}
+	for _, name := range tr.routers {
+		if got[name+"@file"] == "" {
+			t.Errorf("Traefik did not load router %s (it has %v)", name, slices.Sorted(maps.Keys(got)))
+		}
 	}
 }
 
@@ -389,10 +444,11 @@ func tempoThroughTraefik(t *testing.T, secure bool) {
 		clientTLS = tlsOpts.certify(t, ip)
 		client.Transport.(*http.Transport).TLSClientConfig = clientTLS
 	}
-	startTraefik(t, c, netns, ip, ingress, tlsOpts)
+	tr := startTraefik(t, c, netns, ip, ingress, tlsOpts)
 	// Tempo's /echo answers as soon as its HTTP server runs; /ready waits
 	// for the compactor ring to be stable for a minute first.
 	waitRoute(t, client, httpAPI.Ingress+"api/echo")
+	tr.allRoutersEnabled(t, client)
 	if secure {
 		redirectsToHTTPS(t, client, "http://"+ip+":3200/api/echo")
 		redirectsToHTTPS(t, client, "http://"+ip+":4318/v1/traces")
@@ -474,8 +530,9 @@ func pyroscopeThroughTraefik(t *testing.T, secure bool) {
 		client.Transport.(*http.Transport).TLSClientConfig = clientTLS
 		creds = credentials.NewTLS(clientTLS)
 	}
-	startTraefik(t, c, netns, ip, ingress, tlsOpts)
+	tr := startTraefik(t, c, netns, ip, ingress, tlsOpts)
 	waitRoute(t, client, base+"/")
+	tr.allRoutersEnabled(t, client)
 	if secure {
 		redirectsToHTTPS(t, client, "http://"+ip+prefix+"/")
 	}
