@@ -34,9 +34,9 @@ system-deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx util-linux iproute2 >/dev/null; \
 	fi
 
-## workloads: build the real Tempo, Pyroscope and Traefik binaries once into $(WORKLOAD_BIN)
+## workloads: build the real Tempo, Pyroscope, Traefik and nginx-prometheus-exporter binaries once into $(WORKLOAD_BIN)
 workloads:
-	scripts/build-workloads tempo pyroscope traefik
+	scripts/build-workloads tempo pyroscope traefik nginx-prometheus-exporter
 
 deps: system-deps workloads
 
@@ -46,7 +46,7 @@ lint:
 	go vet ./...
 	go tool staticcheck ./...
 
-## test: every test, with real nginx, Pebble, Tempo, Pyroscope and Traefik (installed or built first)
+## test: every test, with real nginx, Pebble, Tempo, Pyroscope, Traefik and the nginx exporter (installed or built first)
 test: deps lint charm
 	go test -count=1 -timeout 30m ./...
 	FUZZTIME=$(FUZZTIME) scripts/fuzz

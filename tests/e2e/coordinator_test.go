@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -86,6 +88,7 @@ type coordinator struct {
 	t        testing.TB
 	p        product
 	sb       *sandbox.Sandbox
+	exporter *sandbox.Sandbox // the nginx-prometheus-exporter container
 	h        *jujusim.Harness
 	dispatch string
 	sockets  string // COORDINATOR_PEBBLE_SOCKET_DIR
@@ -138,15 +141,21 @@ func newCoordinator(t testing.TB, p product, n *network, s3 *s3Server, config ma
 	if err := os.Symlink(filepath.Join(root, p.charmDir, "src"), filepath.Join(h.CharmDir, "src")); err != nil {
 		t.Fatal(err)
 	}
+	// The pod's second container: the real nginx-prometheus-exporter's
+	// Pebble, in nginx's network namespace, with files of its own.
+	exporter := sandbox.New(t, sandbox.Options{StopGrace: 5 * time.Second, JoinNetns: sb.NetnsPath(),
+		Path: []string{filepath.Dir(exporterBinary(t))}})
 	// Juju exposes each workload container's Pebble socket to the charm.
 	sockets := filepath.Join(h.Dir, "containers")
-	if err := os.MkdirAll(filepath.Join(sockets, "nginx"), 0o755); err != nil {
-		t.Fatal(err)
+	for container, box := range map[string]*sandbox.Sandbox{"nginx": sb, "nginx-prometheus-exporter": exporter} {
+		if err := os.MkdirAll(filepath.Join(sockets, container), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(box.SocketPath(), filepath.Join(sockets, container, "pebble.socket")); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.Symlink(sb.SocketPath(), filepath.Join(sockets, "nginx", "pebble.socket")); err != nil {
-		t.Fatal(err)
-	}
-	c := &coordinator{t: t, p: p, sb: sb, h: h, dispatch: dispatchBinary(t), sockets: sockets,
+	c := &coordinator{t: t, p: p, sb: sb, exporter: exporter, h: h, dispatch: dispatchBinary(t), sockets: sockets,
 		s3: s3, workers: map[string]*workerApp{}, fleet: newFleet(t)}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -209,10 +218,10 @@ func (c *coordinator) hook(name string, opts jujusim.HookOptions) {
 }
 
 // start runs the hooks of a fresh deployment: install, leader-elected,
-// config-changed, nginx-pebble-ready.
+// config-changed, then each container's pebble-ready.
 func (c *coordinator) start() {
 	c.t.Helper()
-	for _, h := range []string{"install", "leader-elected", "config-changed", "nginx-pebble-ready"} {
+	for _, h := range []string{"install", "leader-elected", "config-changed", "nginx-pebble-ready", "nginx-prometheus-exporter-pebble-ready"} {
 		c.hook(h, jujusim.HookOptions{})
 	}
 }
@@ -402,19 +411,20 @@ func (c *coordinator) scrapeWorkers(n *network, roots *x509.CertPool) int {
 	// service name.
 	client := c.serviceClient(n)
 	client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots}
-	scraped := 0
+	scraped, exporters := 0, 0
 	for _, job := range jobs {
 		for _, sc := range job.StaticConfigs {
 			for _, target := range sc.Targets {
-				if strings.HasPrefix(target, "*:") {
-					continue // the coordinator units' exporters, expanded by Prometheus
+				scheme := cmp.Or(job.Scheme, "http")
+				if port, ok := strings.CutPrefix(target, "*:"); ok {
+					// Prometheus expands "*" to every coordinator unit's
+					// address (its unit databag): this unit's exporter.
+					c.scrapeExporter(rel.LocalUnitData["prometheus_scrape_unit_address"], port, scheme, cmp.Or(job.Path, "/metrics"), roots)
+					exporters++
+					continue
 				}
 				if c.p.name == "tempo" && (!strings.HasSuffix(target, ":3300") || !strings.HasPrefix(job.Path, "/proxy/worker/")) {
 					c.t.Fatalf("job %s scrapes %s%s, not through the telemetry proxy", job.Name, target, job.Path)
-				}
-				scheme := job.Scheme
-				if scheme == "" {
-					scheme = "http"
 				}
 				resp, err := client.Get(scheme + "://" + target + job.Path)
 				if err != nil {
@@ -425,12 +435,7 @@ func (c *coordinator) scrapeWorkers(n *network, roots *x509.CertPool) int {
 				if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "# TYPE ") {
 					c.t.Fatalf("job %s: %s%s answered %s:\n%.300s", job.Name, target, job.Path, resp.Status, body)
 				}
-				if c.exposed == nil {
-					c.exposed = map[string]bool{}
-				}
-				for name := range exposedNames(body) {
-					c.exposed[name] = true
-				}
+				c.expose(body)
 				scraped++
 			}
 		}
@@ -438,5 +443,54 @@ func (c *coordinator) scrapeWorkers(n *network, roots *x509.CertPool) int {
 	if want := len(c.units()); scraped != want {
 		c.t.Fatalf("scraped %d worker targets, the cluster has %d units: %s", scraped, want, rel.LocalAppData["scrape_jobs"])
 	}
+	if exporters != 1 {
+		c.t.Fatalf("%d jobs for the coordinator units' exporters, want 1: %s", exporters, rel.LocalAppData["scrape_jobs"])
+	}
 	return scraped
+}
+
+// expose records the metric names of a scraped /metrics body.
+func (c *coordinator) expose(body []byte) {
+	if c.exposed == nil {
+		c.exposed = map[string]bool{}
+	}
+	for name := range exposedNames(body) {
+		c.exposed[name] = true
+	}
+}
+
+// scrapeExporter scrapes this unit's nginx-prometheus-exporter as
+// Prometheus would at unitAddr:port (the unit's pod address; under https
+// verifying the certificate for unitAddr against roots): it must report
+// nginx up, scraping nginx's stub_status through the config the charm gave
+// it. The exporter starts with the hook that configured it: a few seconds
+// are allowed.
+func (c *coordinator) scrapeExporter(unitAddr, port, scheme, path string, roots *x509.CertPool) {
+	c.t.Helper()
+	if unitAddr == "" {
+		c.t.Fatal("the unit published no prometheus_scrape_unit_address")
+	}
+	client := c.sb.HTTPClient()
+	client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots, ServerName: unitAddr}
+	url := scheme + "://" + net.JoinHostPort(coordinatorIP, port) + path
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var detail string
+		resp, err := client.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && exposedNames(body)["nginx_up"] && strings.Contains(string(body), "\nnginx_up 1\n") {
+				c.expose(body)
+				return
+			}
+			detail = fmt.Sprintf("%s: %.300s", resp.Status, body)
+		} else {
+			detail = err.Error()
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("the exporter at %s (for %s) does not report nginx up: %s\nexporter container log:\n%s", url, unitAddr, detail, tail(c.exporter.Log(), 3000))
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
 }

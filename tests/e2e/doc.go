@@ -9,7 +9,9 @@
 //   - an in-process S3 server (gofakes3) listening on the hub's bridge
 //     address, published as the s3-integrator would publish it;
 //   - the coordinator: the built dispatch binary driven hook by hook by the
-//     jujusim Harness, with real Pebble and real nginx in a sandbox;
+//     jujusim Harness, with real Pebble and real nginx in a sandbox, and a
+//     second Pebble running the real nginx-prometheus-exporter in the same
+//     network namespace (the pod's second container);
 //   - the workers: one real Tempo or Pyroscope process per simulated worker
 //     unit, run inside that unit's namespace with the configuration the
 //     coordinator published, changed only as the worker charm changes it.
@@ -20,8 +22,8 @@
 // and in -short mode.
 //
 // Run: `make e2e`, or `go test -v ./tests/e2e/` (about 6 minutes on two
-// cores). Environment: TEMPO_BIN, PYROSCOPE_BIN, TRAEFIK_BIN (default: the `make
-// workloads` cache), DISPATCH_BIN (default: cmd/dispatch built once per
+// cores). Environment: TEMPO_BIN, PYROSCOPE_BIN, TRAEFIK_BIN,
+// NGINX_EXPORTER_BIN (default: the `make workloads` cache), DISPATCH_BIN (default: cmd/dispatch built once per
 // run), E2E_LOGS=<dir> to keep every workload's log.
 //
 // Host footprint: namespaces named e2e-<pid>-<n> (deleted in cleanups;

@@ -36,6 +36,18 @@ func workloadBinary(envVar, name string) string {
 	return filepath.Join(cache, "coordinator-workloads", "bin", name)
 }
 
+// exporterBinary returns the nginx-prometheus-exporter binary the
+// exporter container runs (`make workloads`, or $NGINX_EXPORTER_BIN, a
+// file of that name): missing, the test is skipped, or fails in CI.
+func exporterBinary(t testing.TB) string {
+	t.Helper()
+	bin := workloadBinary("NGINX_EXPORTER_BIN", "nginx-prometheus-exporter")
+	if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 || filepath.Base(bin) != "nginx-prometheus-exporter" {
+		prereq.Missing(t, "nginx-prometheus-exporter binary not found at %s (build it with `make workloads`, or set NGINX_EXPORTER_BIN)", bin)
+	}
+	return bin
+}
+
 // requireEnv skips the test, with the reason, when this machine cannot run
 // the scenario: -short, not root, nginx/unshare/ip missing, or the
 // workload binary absent. It returns the workload binary.

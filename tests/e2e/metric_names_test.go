@@ -31,18 +31,10 @@ func exposedNames(body []byte) map[string]bool {
 	return names
 }
 
-// notFromWorkers are metric names a rule or dashboard may use that no
-// worker exposes, each with where it comes from.
-var notFromWorkers = map[string]string{
+// notScraped are metric names a rule or dashboard may use that no scrape
+// target exposes, each with where it comes from.
+var notScraped = map[string]string{
 	"up": "Prometheus's own series for every scrape target",
-	// The coordinator's nginx-prometheus-exporter (stub_status collector);
-	// the e2e runs nginx, not the exporter.
-	"nginx_up":                   "nginx-prometheus-exporter",
-	"nginx_connections_accepted": "nginx-prometheus-exporter",
-	"nginx_connections_handled":  "nginx-prometheus-exporter",
-	"nginx_connections_active":   "nginx-prometheus-exporter",
-	"nginx_connections_waiting":  "nginx-prometheus-exporter",
-	"nginx_http_requests_total":  "nginx-prometheus-exporter",
 }
 
 // afterAnEvent are worker metric names whose first sample needs an event
@@ -71,7 +63,8 @@ func namedInBinary(binary []byte, name string) bool {
 // checkMetricNames relates Grafana's dashboards to the coordinator and
 // checks that every metric name of the published alert rules (read back
 // with Prometheus's rule parser) and dashboards (decoded) is one the
-// workers exposed when scrapeWorkers last ran, or is in notFromWorkers, or
+// workers or the coordinator's exporter exposed when scrapeWorkers last
+// ran, or is in notScraped, or
 // is in afterAnEvent and named in the worker binary bin. It returns how
 // many names were checked.
 func (c *coordinator) checkMetricNames(bin string) int {
@@ -129,7 +122,7 @@ func (c *coordinator) checkMetricNames(bin string) int {
 	var missing []string
 	for _, n := range slices.Sorted(maps.Keys(used)) {
 		switch {
-		case c.exposed[n] || notFromWorkers[n] != "":
+		case c.exposed[n] || notScraped[n] != "":
 		case afterAnEvent[n] != "" && namedInBinary(binary, n):
 			c.t.Logf("%s: not exposed yet (needs %s), named in %s", n, afterAnEvent[n], bin)
 		default:
@@ -137,7 +130,7 @@ func (c *coordinator) checkMetricNames(bin string) int {
 		}
 	}
 	if len(missing) > 0 {
-		c.t.Errorf("metric names used by the rules or dashboards that no %s worker exposes: %q", c.p.name, missing)
+		c.t.Errorf("metric names used by the rules or dashboards that neither the %s workers nor the exporter expose: %q", c.p.name, missing)
 	}
 	return len(used)
 }

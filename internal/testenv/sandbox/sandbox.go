@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,6 +54,8 @@ var privateDirs = []struct {
 	{"/var/lib/nginx", "var-lib-nginx", false},
 	{"/tmp", "tmp", false},
 	{"/usr/local/share/ca-certificates", "ca-certificates", true},
+	// The exporter container's files (its TLS web config and certificate).
+	{"/etc/exporter", "etc-exporter", true},
 }
 
 // DefaultBaseDir is where sandbox roots are created when Options.Dir is
@@ -76,6 +79,13 @@ type Options struct {
 	// StopGrace is how long Close waits after SIGTERM before SIGKILL
 	// (default 10s).
 	StopGrace time.Duration
+	// JoinNetns, when set, is a network namespace (a /proc path, as
+	// NetnsPath gives) to join instead of a new one: another container of
+	// the same pod, with its own files and processes.
+	JoinNetns string
+	// Path lists directories put in front of PATH for Pebble and the
+	// services it starts.
+	Path []string
 }
 
 // Sandbox is a running Pebble daemon in private namespaces.
@@ -258,7 +268,10 @@ func (s *Sandbox) start(bin string, opts Options) error {
 	}
 
 	var script strings.Builder
-	script.WriteString("set -e\nip link set lo up\n")
+	script.WriteString("set -e\n")
+	if opts.JoinNetns == "" {
+		script.WriteString("ip link set lo up\n")
+	}
 	for _, d := range privateDirs {
 		if d.create {
 			if err := os.MkdirAll(d.inside, 0o755); err != nil {
@@ -287,9 +300,19 @@ func (s *Sandbox) start(bin string, opts Options) error {
 	}
 	defer logf.Close()
 
-	s.cmd = exec.Command("unshare", "--mount", "--net", "--pid", "--fork", "--kill-child",
-		"--mount-proc", "--propagation", "private", "/bin/sh", "-c", script.String())
-	s.cmd.Env = append(os.Environ(),
+	args := []string{"unshare", "--mount", "--net", "--pid", "--fork", "--kill-child",
+		"--mount-proc", "--propagation", "private", "/bin/sh", "-c", script.String()}
+	if opts.JoinNetns != "" {
+		// nsenter execs unshare, which then creates every namespace but
+		// the network one.
+		args = append([]string{"nsenter", "--net=" + opts.JoinNetns, "unshare"}, slices.Delete(args[1:], 1, 2)...)
+	}
+	s.cmd = exec.Command(args[0], args[1:]...)
+	env := os.Environ()
+	if len(opts.Path) > 0 {
+		env = append(env, "PATH="+strings.Join(append(slices.Clone(opts.Path), os.Getenv("PATH")), ":"))
+	}
+	s.cmd.Env = append(env,
 		"PEBBLE="+filepath.Join(s.root, "pebble"),
 		"PEBBLE_PERSIST=never",
 		"PEBBLE_VERBOSE=1",

@@ -84,6 +84,34 @@ func TestSandboxNetnsIsolation(t *testing.T) {
 	conn.Close()
 }
 
+// TestSandboxJoinNetns: a second container of the same pod shares the
+// network namespace but has its own files.
+func TestSandboxJoinNetns(t *testing.T) {
+	prereq.Heavy(t)
+	a := New(t, Options{})
+	b := New(t, Options{JoinNetns: a.NetnsPath()})
+	l, err := a.ListenInNetns("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen in netns: %v", err)
+	}
+	defer l.Close()
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := b.ContextDialer()(ctx, l.Addr().String())
+	if err != nil {
+		t.Fatalf("the joined container does not reach the first one's listener: %v", err)
+	}
+	conn.Close()
+	if a.Root() == b.Root() {
+		t.Fatal("the two containers share their root")
+	}
+}
+
 func TestSandboxCloseLeavesNoProcesses(t *testing.T) {
 	prereq.Heavy(t)
 	if err := Available(); err != nil {
