@@ -62,7 +62,8 @@ unit:
 
 ## demo: a simulated Juju model driving the built charm, real Pebble and real nginx
 demo: system-deps build
-	go run ./cmd/demo -dispatch $(BUILD)/dispatch
+	scripts/build-workloads nginx-prometheus-exporter >/dev/null
+	go run ./cmd/demo -dispatch $(BUILD)/dispatch -exporter $(WORKLOAD_BIN)/nginx-prometheus-exporter
 
 ## e2e: real Tempo and Pyroscope clusters configured by the charm, behind a real Traefik too (see README)
 e2e: deps build

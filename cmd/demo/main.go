@@ -27,8 +27,9 @@ import (
 func main() {
 	dispatch := flag.String("dispatch", "build/dispatch", "the built charm binary")
 	quiet := flag.Bool("quiet", false, "do not print the rendered files")
+	exporter := flag.String("exporter", "", "the nginx-prometheus-exporter binary the exporter container runs (none: no exporter container)")
 	flag.Parse()
-	if err := run(*dispatch, !*quiet); err != nil {
+	if err := run(*dispatch, *exporter, !*quiet); err != nil {
 		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
 		os.Exit(1)
 	}
@@ -45,13 +46,14 @@ type demo struct {
 	dispatch string
 	sockets  string
 	sb       *sandbox.Sandbox
+	exporter *sandbox.Sandbox // nil without an exporter binary
 	out      io.Writer
 	workers  map[string][]worker // by app
 	rels     map[string]*jujusim.Relation
 	nextIP   int
 }
 
-func run(dispatchPath string, files bool) error {
+func run(dispatchPath, exporterPath string, files bool) error {
 	dispatch, err := filepath.Abs(dispatchPath)
 	if err != nil {
 		return err
@@ -88,11 +90,26 @@ func run(dispatchPath string, files bool) error {
 	}
 	defer sb.Close()
 	d.sb = sb
+	containers := map[string]*sandbox.Sandbox{"nginx": sb}
+	if exporterPath != "" {
+		if filepath.Base(exporterPath) != workload.ExporterService {
+			return fmt.Errorf("the exporter binary must be named %s: %s", workload.ExporterService, exporterPath)
+		}
+		// The pod's second container: its own Pebble and files, nginx's
+		// network namespace.
+		exporter, err := sandbox.Start(sandbox.Options{JoinNetns: sb.NetnsPath(), Path: []string{filepath.Dir(exporterPath)}})
+		if err != nil {
+			return fmt.Errorf("cannot start the exporter container: %w", err)
+		}
+		defer exporter.Close()
+		d.exporter = exporter
+		containers[workload.ExporterService] = exporter
+	}
 
 	// The charm directory and the Pebble socket where Juju would put them.
 	charmDir := filepath.Join(work, "charm")
 	d.sockets = filepath.Join(work, "containers")
-	for _, dir := range []string{charmDir, filepath.Join(d.sockets, "nginx"), filepath.Join(work, "tools")} {
+	for _, dir := range []string{charmDir, filepath.Join(work, "tools")} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
@@ -106,8 +123,13 @@ func run(dispatchPath string, files bool) error {
 			return err
 		}
 	}
-	if err := os.Symlink(sb.SocketPath(), filepath.Join(d.sockets, "nginx", "pebble.socket")); err != nil {
-		return err
+	for name, c := range containers {
+		if err := os.MkdirAll(filepath.Join(d.sockets, name), 0o755); err != nil {
+			return err
+		}
+		if err := os.Symlink(c.SocketPath(), filepath.Join(d.sockets, name, "pebble.socket")); err != nil {
+			return err
+		}
 	}
 	model := jujusim.NewModel("tempo/0")
 	model.Name = "demo"
@@ -121,7 +143,11 @@ func run(dispatchPath string, files bool) error {
 	}
 
 	d.step("1. juju deploy tempo-coordinator-k8s tempo --trust")
-	for _, hook := range []string{"install", "leader-elected", "config-changed", "start", "nginx-pebble-ready"} {
+	hooks := []string{"install", "leader-elected", "config-changed", "start", "nginx-pebble-ready"}
+	if d.exporter != nil {
+		hooks = append(hooks, workload.ExporterService+"-pebble-ready")
+	}
+	for _, hook := range hooks {
 		if err := d.hook(hook, jujusim.HookOptions{}); err != nil {
 			return err
 		}
@@ -273,20 +299,24 @@ func (d *demo) status() {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", rel.RemoteApp, role, len(rel.RemoteUnits), got, rel.LocalAppData["worker_ports"])
 	}
 	tw.Flush()
-	fmt.Fprintf(d.out, "nginx: %s\n", d.nginxState())
+	fmt.Fprintf(d.out, "nginx: %s\n", serviceState(d.sb, workload.NginxService))
+	if d.exporter != nil {
+		fmt.Fprintf(d.out, "exporter: %s\n", serviceState(d.exporter, workload.ExporterService))
+	}
 }
 
-func (d *demo) nginxState() string {
-	c, err := workload.Connect(d.sb.SocketPath())
+// serviceState is the state of a container's Pebble service.
+func serviceState(c *sandbox.Sandbox, service string) string {
+	p, err := workload.Connect(c.SocketPath())
 	if err != nil {
 		return err.Error()
 	}
-	state, err := c.ServiceStatus(context.Background(), workload.NginxService)
+	state, err := p.ServiceStatus(context.Background(), service)
 	if err != nil {
 		return err.Error()
 	}
 	if state == "" {
-		return "no nginx service yet"
+		return "no " + service + " service yet"
 	}
 	return state
 }
@@ -323,6 +353,25 @@ func (d *demo) traffic() {
 		resp.Body.Close()
 		fmt.Fprintf(d.out, "  %-15s via nginx %-32s → %d %s\n", req.what, req.url, resp.StatusCode, firstLine(string(body)))
 	}
+	if d.exporter == nil {
+		return
+	}
+	// What Prometheus scrapes: the exporter's view of nginx.
+	const metrics = "http://127.0.0.1:9113/metrics"
+	resp, err := hc.Get(metrics)
+	if err != nil {
+		fmt.Fprintf(d.out, "  %-15s %-42s → error: %v\n", "exporter", metrics, err)
+		return
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	up := "no nginx_up sample"
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "nginx_up ") {
+			up = line
+		}
+	}
+	fmt.Fprintf(d.out, "  %-15s %-42s → %d %s\n", "exporter", metrics, resp.StatusCode, up)
 }
 
 // files prints what the charm rendered: nginx.conf from the container and
