@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
@@ -409,6 +410,15 @@ func parseCSR(s string) *x509.CertificateRequest {
 		return nil
 	}
 	return csr
+}
+
+// isRootCA reports whether the PEM certificate is a self-signed CA: one
+// nginx (OpenSSL) can anchor a verification on. An intermediate CA cannot
+// be, without its chain up to the root; the workers' certificates are then
+// left unverified by nginx, as the reference leaves them.
+func isRootCA(s string) bool {
+	cert := parseCertificate(s)
+	return cert != nil && cert.IsCA && bytes.Equal(cert.RawIssuer, cert.RawSubject) && cert.CheckSignatureFrom(cert) == nil
 }
 
 func parseCertificate(s string) *x509.Certificate {

@@ -335,3 +335,55 @@ func TestCertificatesServerNameWhilePending(t *testing.T) {
 		t.Errorf("the new worker is not a member:\n%s", cfg)
 	}
 }
+
+// TestIsRootCA: nginx verifies the workers' certificates only against a
+// self-signed CA, the one anchor OpenSSL accepts on its own.
+func TestIsRootCA(t *testing.T) {
+	newKey := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	issue := func(tmpl, parent *x509.Certificate, pub *ecdsa.PublicKey, signer *ecdsa.PrivateKey) (*x509.Certificate, string) {
+		tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+		if parent == nil {
+			parent = tmpl
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cert, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	}
+	rootKey, interKey, leafKey := newKey(), newKey(), newKey()
+	ca := func(serial int64, name string) *x509.Certificate {
+		return &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name}, IsCA: true,
+			BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	}
+	root, rootPEM := issue(ca(1, "root"), nil, &rootKey.PublicKey, rootKey)
+	inter, interPEM := issue(ca(2, "intermediate"), root, &interKey.PublicKey, rootKey)
+	_, leafPEM := issue(&x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "tempo"}}, inter, &leafKey.PublicKey, interKey)
+	_, selfLeafPEM := issue(&x509.Certificate{SerialNumber: big.NewInt(4), Subject: pkix.Name{CommonName: "self"}}, nil, &leafKey.PublicKey, leafKey)
+	for _, tt := range []struct {
+		what string
+		pem  string
+		want bool
+	}{
+		{"a root CA", rootPEM, true},
+		{"an intermediate CA", interPEM, false},
+		{"a leaf", leafPEM, false},
+		{"a self-signed leaf", selfLeafPEM, false},
+		{"garbage", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", false},
+		{"nothing", "", false},
+	} {
+		if got := coordinator.IsRootCA(tt.pem); got != tt.want {
+			t.Errorf("%s: IsRootCA = %v, want %v", tt.what, got, tt.want)
+		}
+	}
+}

@@ -258,10 +258,17 @@ func Reconcile(p *Product, o *Observed) *Desired {
 			facts.Resolver = ""
 		}
 		routes = routesWithoutUnresolved(routes, o.UnresolvedAddresses)
+		upstreamTLS := in.TLS != nil && p.WorkerTLS
+		var verifyName string
+		if upstreamTLS && isRootCA(in.TLS.CACert) {
+			// The workers serve the leader's certificate, which names the
+			// application's service whichever unit asked for it.
+			verifyName = o.AppFQDN
+		}
 		d.Nginx = &NginxPlan{Run: d.Consistent, Hosts: upstreamHosts(all, routes), Config: RenderNginx(NginxInput{
 			Facts: facts, Routes: routes, AddressesByRole: byRole,
 			AllAddresses: all, ServerName: o.UnitFQDN, TLS: in.TLS != nil,
-			UpstreamTLS: in.TLS != nil && p.WorkerTLS, StatusPort: p.StatusPort,
+			UpstreamTLS: upstreamTLS, UpstreamVerifyName: verifyName, StatusPort: p.StatusPort,
 		})}
 		if in.TLS != nil {
 			d.Nginx.Files = map[string][]byte{

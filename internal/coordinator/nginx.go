@@ -62,7 +62,11 @@ type NginxInput struct {
 	ServerName      string              // the unit's fqdn (validated by the caller)
 	TLS             bool                // listen with ssl, certs at /etc/nginx/certs/server.{cert,key}
 	UpstreamTLS     bool                // talk https/grpcs to the workers (they serve TLS)
-	StatusPort      int                 // a server on this port always exists and serves /status
+	// UpstreamVerifyName, under UpstreamTLS, makes nginx verify the
+	// workers' certificate against the CA in NginxCAPath, for this name
+	// (one its SANs hold); "" leaves them unverified.
+	UpstreamVerifyName string
+	StatusPort         int // a server on this port always exists and serves /status
 }
 
 // NginxAtLeast reports whether the nginx version string (such as "1.22.1",
@@ -389,8 +393,24 @@ func renderServer(http *ngxBlock, s nginxServer, in NginxInput) {
 		}
 		loc.directive(pass, "$backend")
 		loc.directive(timeout, "5s")
+		if (upstreamScheme == "https" || upstreamScheme == "grpcs") && l.Host == "" && ValidHost(in.UpstreamVerifyName) {
+			renderUpstreamVerify(loc, s.grpc, in.UpstreamVerifyName)
+		}
 		renderProxyExtras(loc, l)
 	}
+}
+
+// renderUpstreamVerify makes a location verify its worker's certificate:
+// signed by the CA in NginxCAPath, for name. The workers serve the
+// leader's certificate, whose chain is the leaf alone: one level.
+func renderUpstreamVerify(loc *ngxBlock, grpc bool, name string) {
+	prefix := "proxy_ssl_"
+	if grpc {
+		prefix = "grpc_ssl_"
+	}
+	loc.directive(prefix+"verify", "on")
+	loc.directive(prefix+"trusted_certificate", NginxCAPath)
+	loc.directive(prefix+"name", name)
 }
 
 // maxBodySize is client_max_body_size for a worker limit: the limit plus

@@ -136,7 +136,11 @@ func nginxGoldenCases() []nginxCase {
 				in.Facts.Resolver = "fd00::53"
 				in.AddressesByRole["query-frontend"] = []string{"::1", "127.0.0.4"}
 			})},
-			nginxCase{name: "tempo-tls-" + v, in: with(distributed(v), func(in *NginxInput) { in.TLS, in.UpstreamTLS = true, true })},
+			// The workers' certificates verified (a root CA); unverified in
+			// tempo-tls-ipv6 (an intermediate CA).
+			nginxCase{name: "tempo-tls-" + v, in: with(distributed(v), func(in *NginxInput) {
+				in.TLS, in.UpstreamTLS, in.UpstreamVerifyName = true, true, "tempo.model.svc.cluster.local"
+			})},
 			nginxCase{name: "tempo-no-query-frontend-" + v, in: with(distributed(v), func(in *NginxInput) {
 				delete(in.AddressesByRole, "query-frontend")
 			})},
@@ -688,12 +692,14 @@ func nginxTestDir(t *testing.T, conf []byte) (dir, confPath string) {
 		}
 		s = strings.ReplaceAll(s, "include /etc/nginx/mime.types;", "include "+mime+";")
 	}
-	if strings.Contains(s, NginxCertPath) {
+	if strings.Contains(s, NginxCertPath) || strings.Contains(s, NginxCAPath) {
 		cert, key := writeSelfSignedCert(t, dir)
 		s = strings.ReplaceAll(s, NginxCertPath, cert)
 		s = strings.ReplaceAll(s, NginxKeyPath, key)
+		// The self-signed certificate is its own CA.
+		s = strings.ReplaceAll(s, NginxCAPath, cert)
 	}
-	if strings.Contains(s, " "+NginxPidPath) || strings.Contains(s, " /tmp/client_temp") || strings.Contains(s, "/etc/nginx/certs") {
+	if strings.Contains(s, " "+NginxPidPath) || strings.Contains(s, " /tmp/client_temp") || strings.Contains(s, "/etc/nginx/certs") || strings.Contains(s, "/usr/local/share/ca-certificates") {
 		t.Fatalf("a machine path survived the rewrite:\n%s", s)
 	}
 	confPath = filepath.Join(dir, "nginx.conf")

@@ -155,6 +155,9 @@ func TestTelemetryProxyNginxGolden(t *testing.T) {
 				AddressesByRole: map[string][]string{"distributor": {"127.0.0.2"}}, AllAddresses: []string{"127.0.0.2", "127.0.0.3"},
 				ServerName: "tempo-0.tempo-endpoints.m.svc.cluster.local", TLS: tls, UpstreamTLS: tls, StatusPort: 8080,
 			}
+			if tls {
+				in.UpstreamVerifyName = "tempo.m.svc.cluster.local"
+			}
 			conf := RenderNginx(in)
 			golden.Check(t, goldenPath(name), conf)
 			for _, want := range []string{

@@ -522,6 +522,73 @@ func TestIntegrationZeroFailedRequestsTLS(t *testing.T) {
 	reloadUnderLoad(t, e, load, plan, "HTTPS")
 }
 
+// TestIntegrationUpstreamVerification: with the workers serving TLS and a
+// name to verify (a root CA), nginx forwards to a worker whose certificate
+// the CA signed for that name, and refuses (502) one the CA did not sign:
+// the certificate of another CA, or the right CA's for another name.
+func TestIntegrationUpstreamVerification(t *testing.T) {
+	e := newEnv(t)
+	const name = "tempo.model.svc.cluster.local"
+	served, key, _ := testcert.SelfSigned(t, name)
+	pair, err := tls.X509KeyPair(served, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := e.sb.ListenInNetns("tcp", net.JoinHostPort(backendHosts["worker-1.test"], fmt.Sprint(backendPort)))
+	if err != nil {
+		t.Fatalf("backend listen: %v", err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "verified") })}
+	go srv.Serve(tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{pair}}))
+	t.Cleanup(func() { srv.Close() })
+	other, _, _ := testcert.SelfSigned(t, name)
+
+	facts, err := e.c.NginxFacts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		what       string
+		ca         []byte
+		verifyName string
+		want       int
+	}{
+		// Each answer differs from the previous one: a step cannot pass on
+		// the config before it.
+		{"the worker's CA, its name", served, name, http.StatusOK},
+		{"another CA", other, name, http.StatusBadGateway},
+		{"no verification", other, "", http.StatusOK},
+		{"the worker's CA, another name", served, "tempo.other.svc.cluster.local", http.StatusBadGateway},
+	} {
+		conf := coordinator.RenderNginx(coordinator.NginxInput{
+			Facts: facts,
+			Routes: coordinator.Routes{
+				Upstreams: []coordinator.Upstream{{Name: "backend", Role: "distributor", Port: backendPort}},
+				Servers:   []coordinator.Server{{Port: proxyPort, Locations: []coordinator.Location{{Path: "/", Upstream: "backend"}}}},
+			},
+			AddressesByRole: map[string][]string{"distributor": {"worker-1.test"}},
+			StatusPort:      statusPort,
+			UpstreamTLS:     true, UpstreamVerifyName: tt.verifyName,
+		})
+		e.apply(t, NginxPlan{Config: conf, Run: true, StatusPort: statusPort, Files: map[string][]byte{coordinator.NginxCAPath: tt.ca}})
+		// The reload takes effect as the old workers finish: new
+		// connections, until the new workers answer (bounded).
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			e.hc.CloseIdleConnections()
+			code, body, err := e.get(proxyPort, "/")
+			if err == nil && code == tt.want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s: %d %q %v, want %d", tt.what, code, body, err, tt.want)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
 // TestIntegrationFailedReloadIsRetried: a config that passes `nginx -t`
 // but that the running master cannot load (its new port is taken) fails
 // the apply, and the old config keeps serving; once the port is free the

@@ -5,11 +5,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tempo-coordinator/coordinator/internal/jujusim"
+	workloadpkg "github.com/tempo-coordinator/coordinator/internal/workload"
 )
 
 // relateCertificates relates the coordinator to a simulated tls-certificates
@@ -107,6 +109,21 @@ func TestTempoTLS(t *testing.T) {
 	}
 	e.sync()
 	workersServeTLS(t, e, provider)
+	// nginx verifies the workers' certificates (the test CA is a root):
+	// every span below went through that verification.
+	confPath, err := e.c.sb.HostPath(workloadpkg.NginxConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := os.ReadFile(confPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"proxy_ssl_verify on;", "grpc_ssl_verify on;", "_ssl_name " + e.c.appFQDN() + ";"} {
+		if !strings.Contains(string(conf), d) {
+			t.Fatalf("nginx.conf under TLS lacks %q:\n%s", d, conf)
+		}
+	}
 	traces := e.send("e2e-tls")
 	found, first := e.readBack(traces, "", true)
 	// Prometheus and Parca reach the workers with the scheme (and, for
