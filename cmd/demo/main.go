@@ -123,13 +123,8 @@ func run(dispatchPath, exporterPath string, files bool) error {
 			return err
 		}
 	}
-	for name, c := range containers {
-		if err := os.MkdirAll(filepath.Join(d.sockets, name), 0o755); err != nil {
-			return err
-		}
-		if err := os.Symlink(c.SocketPath(), filepath.Join(d.sockets, name, "pebble.socket")); err != nil {
-			return err
-		}
+	if err := sandbox.ContainerSockets(d.sockets, containers); err != nil {
+		return err
 	}
 	model := jujusim.NewModel("tempo/0")
 	model.Name = "demo"

@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,11 +125,17 @@ func newEnv(t *testing.T) *env {
 // /status server on :8080).
 func (e *env) config(t *testing.T, workers ...string) []byte {
 	t.Helper()
+	return e.configWith(t, nil, workers...)
+}
+
+// configWith is config with tune applied to the input first (TLS).
+func (e *env) configWith(t *testing.T, tune func(*coordinator.NginxInput), workers ...string) []byte {
+	t.Helper()
 	facts, err := e.c.NginxFacts(context.Background())
 	if err != nil {
 		t.Fatalf("NginxFacts: %v", err)
 	}
-	return coordinator.RenderNginx(coordinator.NginxInput{
+	in := coordinator.NginxInput{
 		Facts: facts,
 		Routes: coordinator.Routes{
 			Upstreams: []coordinator.Upstream{{Name: "backend", Role: "distributor", Port: backendPort}},
@@ -139,7 +144,11 @@ func (e *env) config(t *testing.T, workers ...string) []byte {
 		AddressesByRole: map[string][]string{"distributor": workers},
 		ServerName:      "coordinator-0.test",
 		StatusPort:      statusPort,
-	})
+	}
+	if tune != nil {
+		tune(&in)
+	}
+	return coordinator.RenderNginx(in)
 }
 
 func (e *env) apply(t *testing.T, p NginxPlan) NginxResult {
@@ -201,15 +210,7 @@ func (e *env) serviceStatus(t *testing.T) client.ServiceStatus {
 func (e *env) startBackends(t *testing.T) {
 	t.Helper()
 	for name, ip := range backendHosts {
-		l, err := e.sb.ListenInNetns("tcp", net.JoinHostPort(ip, fmt.Sprint(backendPort)))
-		if err != nil {
-			t.Fatalf("backend listen: %v", err)
-		}
-		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			io.WriteString(w, name)
-		})}
-		go srv.Serve(l)
-		t.Cleanup(func() { srv.Close() })
+		e.sb.Backend(t, net.JoinHostPort(ip, fmt.Sprint(backendPort)), name, nil)
 	}
 }
 
@@ -493,21 +494,7 @@ func TestIntegrationZeroFailedRequestsTLS(t *testing.T) {
 	certPEM, keyPEM, pool := testcert.SelfSigned(t, serverName)
 	files := map[string][]byte{coordinator.NginxCertPath: certPEM, coordinator.NginxKeyPath: keyPEM}
 	plan := func(workers ...string) NginxPlan {
-		facts, err := e.c.NginxFacts(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		conf := coordinator.RenderNginx(coordinator.NginxInput{
-			Facts: facts,
-			Routes: coordinator.Routes{
-				Upstreams: []coordinator.Upstream{{Name: "backend", Role: "distributor", Port: backendPort}},
-				Servers:   []coordinator.Server{{Port: proxyPort, Locations: []coordinator.Location{{Path: "/", Upstream: "backend"}}}},
-			},
-			AddressesByRole: map[string][]string{"distributor": workers},
-			ServerName:      serverName,
-			StatusPort:      statusPort,
-			TLS:             true,
-		})
+		conf := e.configWith(t, func(in *coordinator.NginxInput) { in.TLS = true }, workers...)
 		return NginxPlan{Config: conf, Run: true, StatusPort: statusPort, Files: files, TLS: true}
 	}
 	first := plan("worker-1.test")
@@ -543,10 +530,6 @@ func TestIntegrationUpstreamVerification(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 	other, _, _ := testcert.SelfSigned(t, name)
 
-	facts, err := e.c.NginxFacts(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tt := range []struct {
 		what       string
 		ca         []byte
@@ -560,16 +543,9 @@ func TestIntegrationUpstreamVerification(t *testing.T) {
 		{"no verification", other, "", http.StatusOK},
 		{"the worker's CA, another name", served, "tempo.other.svc.cluster.local", http.StatusBadGateway},
 	} {
-		conf := coordinator.RenderNginx(coordinator.NginxInput{
-			Facts: facts,
-			Routes: coordinator.Routes{
-				Upstreams: []coordinator.Upstream{{Name: "backend", Role: "distributor", Port: backendPort}},
-				Servers:   []coordinator.Server{{Port: proxyPort, Locations: []coordinator.Location{{Path: "/", Upstream: "backend"}}}},
-			},
-			AddressesByRole: map[string][]string{"distributor": {"worker-1.test"}},
-			StatusPort:      statusPort,
-			UpstreamTLS:     true, UpstreamVerifyName: tt.verifyName,
-		})
+		conf := e.configWith(t, func(in *coordinator.NginxInput) {
+			in.UpstreamTLS, in.UpstreamVerifyName = true, tt.verifyName
+		}, "worker-1.test")
 		e.apply(t, NginxPlan{Config: conf, Run: true, StatusPort: statusPort, Files: map[string][]byte{coordinator.NginxCAPath: tt.ca}})
 		// The reload takes effect as the old workers finish: new
 		// connections, until the new workers answer (bounded).
@@ -636,25 +612,9 @@ func TestIntegrationFailedReloadIsRetried(t *testing.T) {
 // without a failed request, while reloads change the workers.
 func TestIntegrationKeepaliveAcrossReloads(t *testing.T) {
 	e := newEnv(t)
-	var conns, requests atomic.Int64
+	var counts sandbox.BackendCounts
 	for name, ip := range backendHosts {
-		l, err := e.sb.ListenInNetns("tcp", net.JoinHostPort(ip, fmt.Sprint(backendPort)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := &http.Server{
-			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				requests.Add(1)
-				io.WriteString(w, name)
-			}),
-			ConnState: func(_ net.Conn, s http.ConnState) {
-				if s == http.StateNew {
-					conns.Add(1)
-				}
-			},
-		}
-		go srv.Serve(l)
-		t.Cleanup(func() { srv.Close() })
+		e.sb.Backend(t, net.JoinHostPort(ip, fmt.Sprint(backendPort)), name, &counts)
 	}
 	e.apply(t, NginxPlan{Config: e.config(t, "worker-1.test"), Run: true, StatusPort: statusPort})
 
@@ -675,15 +635,15 @@ func TestIntegrationKeepaliveAcrossReloads(t *testing.T) {
 		}
 	}
 	res := load.Stop()
-	t.Logf("requests=%d failures=%d, backend requests=%d over %d connections", res.Requests, res.Failures, requests.Load(), conns.Load())
+	t.Logf("requests=%d failures=%d, backend requests=%d over %d connections", res.Requests, res.Failures, counts.Requests.Load(), counts.Conns.Load())
 	if res.Failures != 0 {
 		t.Fatalf("%d of %d requests failed across reloads; first: %q", res.Failures, res.Requests, res.FirstErrors)
 	}
 	// Without keepalive every request opens a connection. With it, each
 	// of nginx's 5 worker processes opens about one per client and
 	// backend per generation (4 configs here).
-	if c := conns.Load(); c*10 > requests.Load() {
-		t.Fatalf("%d connections for %d requests: upstream connections are not reused", c, requests.Load())
+	if c := counts.Conns.Load(); c*10 > counts.Requests.Load() {
+		t.Fatalf("%d connections for %d requests: upstream connections are not reused", c, counts.Requests.Load())
 	}
 }
 

@@ -2,12 +2,7 @@ package charm_test
 
 import (
 	"fmt"
-	"io"
 	"net"
-	"net/http"
-	"os"
-	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,30 +30,14 @@ func TestScaleUnderLoadWithRealNginx(t *testing.T) {
 		hosts[name(i)] = fmt.Sprintf("127.0.0.%d", 2+i)
 	}
 	sb := sandbox.New(t, sandbox.Options{Hosts: hosts})
-	var conns, requests atomic.Int64
+	var counts sandbox.BackendCounts
 	for i := range workers {
-		l, err := sb.ListenInNetns("tcp", net.JoinHostPort(hosts[name(i)], "4040"))
-		require.NoError(t, err)
-		unit := fmt.Sprintf("pyroscope-worker/%d", i)
-		srv := &http.Server{
-			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				requests.Add(1)
-				io.WriteString(w, unit)
-			}),
-			ConnState: func(_ net.Conn, s http.ConnState) {
-				if s == http.StateNew {
-					conns.Add(1)
-				}
-			},
-		}
-		go srv.Serve(l)
-		t.Cleanup(func() { srv.Close() })
+		sb.Backend(t, net.JoinHostPort(hosts[name(i)], "4040"), fmt.Sprintf("pyroscope-worker/%d", i), &counts)
 	}
 
 	e := newEnv(t, "pyroscope-coordinator-k8s", true)
 	sockets := t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(sockets, "nginx"), 0o755))
-	require.NoError(t, os.Symlink(sb.SocketPath(), filepath.Join(sockets, "nginx", "pebble.socket")))
+	require.NoError(t, sandbox.ContainerSockets(sockets, map[string]*sandbox.Sandbox{"nginx": sb}))
 	env := map[string]string{"COORDINATOR_PEBBLE_SOCKET_DIR": sockets}
 	masterPID := func() string { return nginxMasterPID(t, sb) }
 
@@ -95,11 +74,11 @@ func TestScaleUnderLoadWithRealNginx(t *testing.T) {
 	}
 	res := load.Stop()
 	t.Logf("scaling 1→5→1 under load: %d reloads, %d requests, %d failed, served by %v; %d backend requests over %d connections",
-		reloads, res.Requests, res.Failures, res.Bodies, requests.Load(), conns.Load())
+		reloads, res.Requests, res.Failures, res.Bodies, counts.Requests.Load(), counts.Conns.Load())
 	assert.Zero(t, res.Failures, "a reload must not fail a request: %v", res.FirstErrors)
 	assert.Len(t, res.Bodies, workers, "every worker served")
 	assert.Equal(t, pid, masterPID(), "nginx was reloaded, not restarted")
 	assert.Contains(t, e.status(), "active")
 	// Without keepalive every request opens a connection to a worker.
-	assert.Less(t, conns.Load()*10, requests.Load(), "upstream connections are not reused")
+	assert.Less(t, counts.Conns.Load()*10, counts.Requests.Load(), "upstream connections are not reused")
 }

@@ -2,7 +2,6 @@ package charm_test
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,8 +28,7 @@ func TestNginxLifecycleWithRealPebble(t *testing.T) {
 	sb := sandbox.New(t, sandbox.Options{Hosts: hosts})
 	e := newEnv(t, "tempo-coordinator-k8s", true)
 	sockets := t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(sockets, "nginx"), 0o755))
-	require.NoError(t, os.Symlink(sb.SocketPath(), filepath.Join(sockets, "nginx", "pebble.socket")))
+	require.NoError(t, sandbox.ContainerSockets(sockets, map[string]*sandbox.Sandbox{"nginx": sb}))
 	opts := func(o jujusim.HookOptions) jujusim.HookOptions {
 		o.Env = map[string]string{"COORDINATOR_PEBBLE_SOCKET_DIR": sockets}
 		return o
@@ -154,8 +152,7 @@ func TestUnresolvableWorkerWithRealNginx(t *testing.T) {
 	sb := sandbox.New(t, sandbox.Options{Hosts: hosts})
 	e := newEnv(t, "tempo-coordinator-k8s", true)
 	sockets := t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(sockets, "nginx"), 0o755))
-	require.NoError(t, os.Symlink(sb.SocketPath(), filepath.Join(sockets, "nginx", "pebble.socket")))
+	require.NoError(t, sandbox.ContainerSockets(sockets, map[string]*sandbox.Sandbox{"nginx": sb}))
 	opts := jujusim.HookOptions{Env: map[string]string{"COORDINATOR_PEBBLE_SOCKET_DIR": sockets}}
 	pc, err := client.New(&client.Config{Socket: sb.SocketPath()})
 	require.NoError(t, err)

@@ -2,8 +2,6 @@ package charm_test
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/canonical/pebble/client"
@@ -101,8 +99,7 @@ func TestTelemetryProxyFollowsItsSourcesWithRealNginx(t *testing.T) {
 	sb := sandbox.New(t, sandbox.Options{Hosts: hosts})
 	e := newEnv(t, "tempo-coordinator-k8s", true)
 	sockets := t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(sockets, "nginx"), 0o755))
-	require.NoError(t, os.Symlink(sb.SocketPath(), filepath.Join(sockets, "nginx", "pebble.socket")))
+	require.NoError(t, sandbox.ContainerSockets(sockets, map[string]*sandbox.Sandbox{"nginx": sb}))
 	hook := func(name string, o jujusim.HookOptions) jujusim.HookResult {
 		t.Helper()
 		o.Env = map[string]string{"COORDINATOR_PEBBLE_SOCKET_DIR": sockets}

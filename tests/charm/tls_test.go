@@ -8,7 +8,6 @@ import (
 	"errors"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -38,8 +37,7 @@ func TestTLSWithRealNginx(t *testing.T) {
 	sb := sandbox.New(t, sandbox.Options{Hosts: map[string]string{worker: "127.0.0.2"}})
 	e := newEnv(t, "tempo-coordinator-k8s", true)
 	sockets := t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(sockets, "nginx"), 0o755))
-	require.NoError(t, os.Symlink(sb.SocketPath(), filepath.Join(sockets, "nginx", "pebble.socket")))
+	require.NoError(t, sandbox.ContainerSockets(sockets, map[string]*sandbox.Sandbox{"nginx": sb}))
 	opts := func(o jujusim.HookOptions) jujusim.HookOptions {
 		o.Env = map[string]string{"COORDINATOR_PEBBLE_SOCKET_DIR": sockets}
 		return o

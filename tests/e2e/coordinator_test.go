@@ -147,13 +147,8 @@ func newCoordinator(t testing.TB, p product, n *network, s3 *s3Server, config ma
 		Path: []string{filepath.Dir(exporterBinary(t))}})
 	// Juju exposes each workload container's Pebble socket to the charm.
 	sockets := filepath.Join(h.Dir, "containers")
-	for container, box := range map[string]*sandbox.Sandbox{"nginx": sb, "nginx-prometheus-exporter": exporter} {
-		if err := os.MkdirAll(filepath.Join(sockets, container), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(box.SocketPath(), filepath.Join(sockets, container, "pebble.socket")); err != nil {
-			t.Fatal(err)
-		}
+	if err := sandbox.ContainerSockets(sockets, map[string]*sandbox.Sandbox{"nginx": sb, "nginx-prometheus-exporter": exporter}); err != nil {
+		t.Fatal(err)
 	}
 	c := &coordinator{t: t, p: p, sb: sb, exporter: exporter, h: h, dispatch: dispatchBinary(t), sockets: sockets,
 		s3: s3, workers: map[string]*workerApp{}, fleet: newFleet(t)}

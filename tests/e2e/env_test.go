@@ -41,9 +41,9 @@ func workloadBinary(envVar, name string) string {
 // file of that name): missing, the test is skipped, or fails in CI.
 func exporterBinary(t testing.TB) string {
 	t.Helper()
-	bin := workloadBinary("NGINX_EXPORTER_BIN", "nginx-prometheus-exporter")
-	if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 || filepath.Base(bin) != "nginx-prometheus-exporter" {
-		prereq.Missing(t, "nginx-prometheus-exporter binary not found at %s (build it with `make workloads`, or set NGINX_EXPORTER_BIN)", bin)
+	bin := requireBinary(t, "NGINX_EXPORTER_BIN", "nginx-prometheus-exporter")
+	if filepath.Base(bin) != "nginx-prometheus-exporter" {
+		prereq.Missing(t, "%s: the exporter container runs the binary by its name, nginx-prometheus-exporter", bin)
 	}
 	return bin
 }
@@ -67,6 +67,13 @@ func requireEnv(t *testing.T, envVar, name string) string {
 			prereq.Missing(t, "%s not found (make system-deps)", tool)
 		}
 	}
+	return requireBinary(t, envVar, name)
+}
+
+// requireBinary returns the workload binary ($envVar, else the `make
+// workloads` cache): missing, the test is skipped, or fails in CI.
+func requireBinary(t testing.TB, envVar, name string) string {
+	t.Helper()
 	bin := workloadBinary(envVar, name)
 	if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
 		prereq.Missing(t, "%s binary not found at %s (build it with `make workloads`, or set %s)", name, bin, envVar)

@@ -31,22 +31,6 @@ import (
 // traefikReadyTimeout bounds the wait for Traefik to route to nginx.
 const traefikReadyTimeout = 60 * time.Second
 
-// traefikBinary returns the Traefik binary (`make workloads`, or
-// $TRAEFIK_BIN). A missing binary skips the test, or fails it in CI
-// (SANDBOX_REQUIRED=1), where it must have been built.
-func traefikBinary(t *testing.T) string {
-	t.Helper()
-	bin := workloadBinary("TRAEFIK_BIN", "traefik")
-	if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-		msg := fmt.Sprintf("traefik binary not found at %s (build it with `make workloads`, or set TRAEFIK_BIN)", bin)
-		if os.Getenv("SANDBOX_REQUIRED") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip("skipping: " + msg)
-	}
-	return bin
-}
-
 // traefik is a real Traefik in a namespace of its own on the scenario's
 // network (its "pod"), loaded with exactly what the coordinator published
 // on the ingress relation: its static entry points merged into Traefik's
@@ -146,7 +130,7 @@ func (o *traefikTLS) certify(t *testing.T, ip string) *tls.Config {
 // default one, and the coordinator's CA trusted for https services.
 func startTraefik(t *testing.T, c *coordinator, netns, ip string, rel *jujusim.Relation, tlsOpts *traefikTLS) *traefik {
 	t.Helper()
-	bin := traefikBinary(t)
+	bin := requireBinary(t, "TRAEFIK_BIN", "traefik")
 	dir := t.TempDir()
 	dynamicYAML := []byte(rel.LocalAppData["config"])
 	if tlsOpts != nil {

@@ -300,13 +300,14 @@ func (s *Sandbox) start(bin string, opts Options) error {
 	}
 	defer logf.Close()
 
-	args := []string{"unshare", "--mount", "--net", "--pid", "--fork", "--kill-child",
-		"--mount-proc", "--propagation", "private", "/bin/sh", "-c", script.String()}
-	if opts.JoinNetns != "" {
-		// nsenter execs unshare, which then creates every namespace but
-		// the network one.
-		args = append([]string{"nsenter", "--net=" + opts.JoinNetns, "unshare"}, slices.Delete(args[1:], 1, 2)...)
+	args := []string{"unshare", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private"}
+	if opts.JoinNetns == "" {
+		args = append(args, "--net")
+	} else {
+		// nsenter execs unshare in the network namespace joined.
+		args = append([]string{"nsenter", "--net=" + opts.JoinNetns}, args...)
 	}
+	args = append(args, "/bin/sh", "-c", script.String())
 	s.cmd = exec.Command(args[0], args[1:]...)
 	env := os.Environ()
 	if len(opts.Path) > 0 {
@@ -614,6 +615,21 @@ func (s *Sandbox) close() error {
 	}
 	if err := os.RemoveAll(s.root); err != nil {
 		return fmt.Errorf("cannot remove sandbox root: %w", err)
+	}
+	return nil
+}
+
+// ContainerSockets lays out the containers' Pebble sockets in dir as Juju
+// shows them to a charm (<dir>/<container>/pebble.socket, the charm's
+// COORDINATOR_PEBBLE_SOCKET_DIR).
+func ContainerSockets(dir string, containers map[string]*Sandbox) error {
+	for name, c := range containers {
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+			return err
+		}
+		if err := os.Symlink(c.SocketPath(), filepath.Join(dir, name, "pebble.socket")); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -1,6 +1,10 @@
 package sandbox
 
 import (
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tempo-coordinator/coordinator/internal/testenv/prereq"
@@ -26,4 +30,35 @@ func New(t testing.TB, opts Options) *Sandbox {
 		}
 	})
 	return s
+}
+
+// BackendCounts counts what backends started by Backend served.
+type BackendCounts struct {
+	Requests, Conns atomic.Int64
+}
+
+// Backend serves HTTP at addr inside the sandbox's network namespace until
+// the test ends, answering every request with body; counts, when not nil,
+// counts its requests and new connections.
+func (s *Sandbox) Backend(t testing.TB, addr, body string, counts *BackendCounts) {
+	t.Helper()
+	l, err := s.ListenInNetns("tcp", addr)
+	if err != nil {
+		t.Fatalf("backend listen on %s: %v", addr, err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if counts != nil {
+			counts.Requests.Add(1)
+		}
+		io.WriteString(w, body)
+	})}
+	if counts != nil {
+		srv.ConnState = func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				counts.Conns.Add(1)
+			}
+		}
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
 }
