@@ -70,6 +70,8 @@ type Location struct {
 	// by default it follows the server's TLS.
 	Scheme string
 	// Host, when set, is the Host header (and TLS server name) sent
-	// upstream, for backends that route by name.
+	// upstream, for backends that route by name: hosts outside the
+	// cluster, whose certificates nginx does not verify against the
+	// workers' CA (see NginxInput.UpstreamVerifyName).
 	Host string
 }

@@ -133,11 +133,12 @@ func (p *Plan) Routes(in *coordinator.RenderInput) coordinator.Routes {
 		prefix("/adhocprofiles", RoleAdHocProfiles),
 	}
 	if base := coordinator.IngressPath(in); base != "" {
-		for _, l := range web[:len(web):len(web)] {
+		var prefixed []coordinator.Location
+		for _, l := range web {
 			l.Path, l.Rewrite = base+l.Path, l.Path
-			web = append(web, l)
+			prefixed = append(prefixed, l)
 		}
-		web = append(web, coordinator.Location{Modifier: "=", Path: base, Upstream: UpstreamWorker, Rewrite: "/"})
+		web = append(append(web, prefixed...), coordinator.Location{Modifier: "=", Path: base, Upstream: UpstreamWorker, Rewrite: "/"})
 	}
 	out.Servers = []coordinator.Server{{
 		Port:      StatusPort,
