@@ -522,8 +522,8 @@ func (h *history) check(name string, res Result, before modelSnapshot) string {
 // so that a relation hook reads only what it is about) against a full read
 // of the model. On a copy of the model, upgrade-charm, which reads every
 // databag, must change nothing: no databag, status or port, no unit state
-// but the time of the last full read in the cache's meta record, and not
-// nginx. A cache entry that differs from the model shows as that entry
+// (not even the time of the last full read, which only a periodic resync
+// or an unusable cache renews), and not nginx. A cache entry that differs from the model shows as that entry
 // rewritten by the full read, and, where it mattered, as another config.
 func (h *history) checkCache() string {
 	c, err := copyModel(h.m)
@@ -548,7 +548,7 @@ func (h *history) checkCache() string {
 	if res.NginxChanged {
 		diffs = append(diffs, "nginx reloaded")
 	}
-	cached, full := withoutReadTime(h.m.State), withoutReadTime(c.State)
+	cached, full := h.m.State, c.State
 	keys := slices.Sorted(maps.Keys(cached))
 	for k := range full {
 		if _, ok := cached[k]; !ok {
@@ -566,20 +566,6 @@ func (h *history) checkCache() string {
 			strings.Join(diffs, "; "), Secret, "<S3 secret>")
 	}
 	return ""
-}
-
-// cacheMeta is the observation cache's meta record in the unit state:
-// "<format> <digest> <unix time of the last full read>".
-const cacheMeta = "obs"
-
-// withoutReadTime is the unit state with the time of the last full read
-// left out of the cache's meta record: a full read renews it.
-func withoutReadTime(state map[string]string) map[string]string {
-	out := maps.Clone(state)
-	if f := strings.Fields(out[cacheMeta]); len(f) == 3 {
-		out[cacheMeta] = f[0] + " " + f[1]
-	}
-	return out
 }
 
 // copyModel returns a deep copy of m without the records of past hooks.
