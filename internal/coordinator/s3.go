@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // S3Endpoint is the requirer endpoint for object storage.
@@ -49,7 +50,7 @@ func ParseS3(rel Relation) (*S3, []string) {
 		problems = append(problems, fmt.Sprintf("invalid bucket name %q", Truncate(s3.Bucket, 40)))
 	}
 	if !printable(s3.AccessKey) || !printable(s3.SecretKey) {
-		problems = append(problems, "access-key or secret-key holds control characters")
+		problems = append(problems, "access-key or secret-key holds control characters or is not UTF-8")
 	}
 	if s3.Region != "" && !validRegion(s3.Region) {
 		problems = append(problems, fmt.Sprintf("invalid region %q", Truncate(s3.Region, 40)))
@@ -227,7 +228,12 @@ func validRegion(s string) bool {
 	return true
 }
 
+// printable reports whether s is UTF-8 without control characters: the
+// workers' YAML config carries it as text.
 func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
 	for _, r := range s {
 		if r < 0x20 || r == 0x7f {
 			return false

@@ -125,7 +125,9 @@ func TestParseS3Invalid(t *testing.T) {
 		{"CA too long", map[string]string{"tls-ca-chain": strings.Repeat("A", 70*1024)}, []string{"tls-ca-chain is too long"}},
 		{"huge endpoint", map[string]string{"endpoint": "http://" + strings.Repeat("a", 5000)}, []string{"endpoint is too long"}},
 		{"control characters in keys", map[string]string{"access-key": "AK\x00", "secret-key": testSecretKey + "\n\x01"},
-			[]string{"access-key or secret-key holds control characters"}},
+			[]string{"access-key or secret-key holds control characters or is not UTF-8"}},
+		{"a secret key that is not UTF-8", map[string]string{"secret-key": testSecretKey + "\xfb"},
+			[]string{"access-key or secret-key holds control characters or is not UTF-8"}},
 		{"several problems at once", map[string]string{"bucket": "ab", "endpoint": "ftp://x", "s3-uri-style": "x"},
 			[]string{`invalid bucket name "ab"`, "*scheme must be http or https", `invalid s3-uri-style "x": want host or path`}},
 	}
